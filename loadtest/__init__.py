@@ -1,0 +1,1 @@
+"""Load generation, measurement and reports, and a simulated GPU inference server."""

@@ -1,0 +1,1 @@
+"""Pluggable scheduling policies: queue (who next), batch (when), route (where)."""

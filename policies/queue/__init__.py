@@ -1,0 +1,1 @@
+"""Queue policies: who gets the next free slot among released tickets (one policy per module)."""

@@ -1,0 +1,1 @@
+"""Route policies: which backend a dispatched ticket goes to (one policy per module)."""

@@ -1,0 +1,1 @@
+"""Human-readable reports: PNG plots and one self-contained HTML page per run or sweep."""

@@ -1,0 +1,12 @@
+"""``POST /v1/chat/completions``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.api.keys import GATEWAY
+from gateway.pipeline.chain import serve_completion
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await serve_completion(request.app[GATEWAY], request, "chat")

@@ -1,0 +1,154 @@
+"""The streaming relay: engine SSE in, client SSE out, with the tier's TTFT floor and speed cap.
+
+Chunks are forwarded as they arrive (several that arrive in one read go out in
+one write). The first chunk waits for the floor; output chunks then keep to the
+speed cap. The engine is always asked for usage; its usage chunk reaches the
+client only if the client asked. A failure mid-way ends the stream with an
+OpenAI error event and ``[DONE]``, never a silent cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from gateway.errors import error_body
+from gateway.streaming.pacing import Pacer
+from gateway.streaming.sse import DONE, SSEDecoder, carries_tokens, engine_error_of, error_frame, frame, usage_of
+
+
+async def hold_until(when: float) -> None:
+    """Sleep until ``when`` on the monotonic clock (looping: uvloop timers tick in whole ms)."""
+    while (delay := when - time.monotonic()) > 0:
+        await asyncio.sleep(delay)
+
+
+class ClientGone(Exception):
+    """The client closed its connection; the upstream request must be closed too."""
+
+
+async def _write(client: web.StreamResponse, data: bytes) -> None:
+    # aiohttp reports a closed client as a ConnectionResetError subclass that is also a
+    # ClientConnectionError; keep it apart from engine failures.
+    try:
+        await client.write(data)
+    except ConnectionResetError as exc:
+        raise ClientGone from exc
+
+
+@dataclass(slots=True)
+class StreamResult:
+    first_token_at: float | None = None
+    chunks_with_tokens: int = 0
+    usage: dict | None = None
+    failed: str | None = None  # why the engine's stream broke, if it did
+
+
+async def relay_stream(
+    upstream: aiohttp.ClientResponse,
+    client: web.StreamResponse,
+    pacer: Pacer,
+    *,
+    include_usage: bool,
+    on_tokens: Callable[[int, float], None] | None = None,
+) -> StreamResult:
+    """Copy the engine's stream to the client; returns what was seen (also when it breaks)."""
+    result = StreamResult()
+    decoder = SSEDecoder()
+    done = False
+    out: list[bytes] = []
+    paced = pacer.tokens_per_s is not None
+    try:
+        async for raw in upstream.content.iter_any():
+            for data in decoder.feed(raw):
+                if data == b"[DONE]":
+                    done = True
+                    continue
+                tokens = 1 if carries_tokens(data) else 0
+                usage, parsed = usage_of(data)
+                if usage is not None:
+                    result.usage = usage
+                    if not include_usage:
+                        if not parsed or not parsed.get("choices"):
+                            continue  # the usage-only chunk the client did not ask for
+                        parsed.pop("usage", None)
+                        data = json.dumps(parsed, separators=(",", ":")).encode()
+                elif tokens == 0 and (err := engine_error_of(data)) is not None:
+                    result.failed = "engine reported an error"
+                    out.append(_engine_error_frame(err))
+                    done = True
+                    continue
+                if pacer.first_at is None or (paced and tokens):
+                    # Floor or cap may make this chunk wait: flush what is ready first.
+                    if out:
+                        await _write(client, b"".join(out))
+                        out.clear()
+                    await hold_until(pacer.earliest(tokens))
+                now = time.monotonic()
+                pacer.sent(tokens, now)
+                if tokens:
+                    result.chunks_with_tokens += 1
+                    if result.first_token_at is None:
+                        result.first_token_at = now
+                    if on_tokens is not None:
+                        on_tokens(tokens, now)
+                out.append(frame(data))
+            if out:
+                await _write(client, b"".join(out))
+                out.clear()
+        if not done:
+            result.failed = "the engine closed the stream early"
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as exc:
+        result.failed = _describe(exc)
+    if result.failed is not None and not _ends_with_error(result):
+        out.append(error_frame(_stream_error(result.failed)))
+    out.append(DONE)
+    await hold_until(pacer.not_before)  # even an error never beats the floor
+    await _write(client, b"".join(out))
+    try:
+        await client.write_eof()
+    except ConnectionResetError as exc:
+        raise ClientGone from exc
+    return result
+
+
+def _ends_with_error(result: StreamResult) -> bool:
+    return result.failed == "engine reported an error"
+
+
+def _engine_error_frame(parsed: dict) -> bytes:
+    err = parsed.get("error")
+    if isinstance(err, str):
+        return error_frame(error_body(err, "upstream_error"))
+    assert isinstance(err, dict)
+    return error_frame(
+        error_body(
+            str(err.get("message") or "The engine failed while generating."),
+            err.get("type") if isinstance(err.get("type"), str) else "upstream_error",
+            err.get("param") if isinstance(err.get("param"), str) else None,
+            err.get("code"),
+        )
+    )
+
+
+def _stream_error(reason: str) -> dict:
+    return error_body(
+        f"The upstream inference server failed mid-stream ({reason}); the output above is incomplete.",
+        "upstream_error",
+        None,
+        "upstream_stream_error",
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return "no data from the engine within the chunk timeout"
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return "the engine connection was lost"
+    return "the engine connection failed"

@@ -1,0 +1,109 @@
+"""Server-sent events, pure: bytes in, event payloads out, and the few frames the gateway writes.
+
+The decoder tolerates what engines send: CRLF line ends, comment lines
+(``: ping``), multi-line ``data:`` fields, and events split across reads.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+DONE = b"data: [DONE]\n\n"
+
+
+def frame(data: bytes) -> bytes:
+    return b"data: " + data + b"\n\n"
+
+
+def error_frame(error: dict[str, Any]) -> bytes:
+    """An in-band error: the OpenAI SDK raises on ``data: {"error": …}``; a silent cut looks like success."""
+    return frame(json.dumps(error, separators=(",", ":")).encode())
+
+
+class SSEDecoder:
+    """Incremental decoder; ``feed`` returns the ``data`` payload of each completed event."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        buf = self._buf + chunk if self._buf else chunk
+        if b"\r" in buf:
+            # Keep a trailing CR: its LF may arrive in the next read.
+            tail = b"\r" if buf.endswith(b"\r") else b""
+            buf = buf[: len(buf) - len(tail)].replace(b"\r\n", b"\n").replace(b"\r", b"\n") + tail
+        events = buf.split(b"\n\n")
+        self._buf = events.pop()
+        out = []
+        for ev in events:
+            data = _event_data(ev)
+            if data is not None:
+                out.append(data)
+        return out
+
+    def pending(self) -> bytes:
+        """Bytes of an event the stream ended before finishing."""
+        return self._buf
+
+
+def _event_data(ev: bytes) -> bytes | None:
+    if ev.startswith(b"data: ") and b"\n" not in ev:
+        return ev[6:]  # the common case: one data line
+    parts = []
+    for line in ev.split(b"\n"):
+        if line.startswith(b"data:"):
+            value = line[5:]
+            parts.append(value[1:] if value.startswith(b" ") else value)
+        # comments (":"), event:, id:, retry: carry nothing the relay needs
+    return b"\n".join(parts) if parts else None
+
+
+_TOKEN_FIELDS = (b'"content":', b'"text":', b'"reasoning_content":', b'"reasoning":')
+
+
+def carries_tokens(data: bytes) -> bool:
+    """Whether a completion chunk carries generated output (not a role-only or usage-only chunk).
+
+    A byte scan, not a JSON parse: it runs for every chunk of every stream.
+    """
+    if b'"tool_calls"' in data:
+        return True
+    for name in _TOKEN_FIELDS:
+        start = 0
+        while (i := data.find(name, start)) >= 0:
+            j = i + len(name)
+            while j < len(data) and data[j] in b" \t":
+                j += 1
+            # a non-empty string value: a quote followed by something other than a quote
+            if data[j : j + 1] == b'"' and data[j + 1 : j + 2] not in (b'"', b""):
+                return True
+            start = j
+    return False
+
+
+def usage_of(data: bytes) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(usage, parsed chunk) when the chunk carries a non-null ``usage``; (None, None) otherwise."""
+    if b'"usage"' not in data or b'"usage":null' in data or b'"usage": null' in data:
+        return None, None
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return None, None
+    usage = parsed.get("usage") if isinstance(parsed, dict) else None
+    return (usage, parsed) if isinstance(usage, dict) else (None, None)
+
+
+def engine_error_of(data: bytes) -> dict[str, Any] | None:
+    """The error object when an engine reports a failure in-band."""
+    if b'"error"' not in data or b'"choices"' in data:
+        return None
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return None
+    if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict | str):
+        return parsed
+    return None

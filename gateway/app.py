@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway.api import admin, chat, completions, health, metrics, models
-from gateway.api.keys import GATEWAY
+from gateway.api.keys import GATEWAY, REQUEST_ID
 from gateway.config.schema import GatewayConfig
 from gateway.errors import APIError
 from gateway.pipeline.context import new_request_id
@@ -20,7 +20,7 @@ log = logging.getLogger("tokengate")
 @web.middleware
 async def openai_errors(request: web.Request, handler: web.Handler) -> web.StreamResponse:
     """Give every request an id, and answer every failure in OpenAI's error shape."""
-    request["request_id"] = new_request_id()
+    request[REQUEST_ID] = new_request_id()
     try:
         return await handler(request)
     except APIError as exc:
@@ -36,7 +36,7 @@ async def openai_errors(request: web.Request, handler: web.Handler) -> web.Strea
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return APIError(exc.status, message, code=None, headers=headers).response()
     except Exception:
-        log.exception("unhandled error in %s %s (request %s)", request.method, request.path, request["request_id"])
+        log.exception("unhandled error in %s %s (request %s)", request.method, request.path, request[REQUEST_ID])
         return APIError(500, "The gateway failed to handle the request.", code="internal_error").response()
 
 

@@ -66,7 +66,11 @@ def _serve(args: argparse.Namespace) -> int:
     if args.demo:
         from gateway.demo import run_demo
 
-        return uvloop.run(run_demo(args.host or "127.0.0.1", args.port or 8080, args.demo_time_scale))
+        return uvloop.run(run_demo(
+            "127.0.0.1" if args.host is None else args.host,
+            8080 if args.port is None else args.port,
+            args.demo_time_scale,
+        ))
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:

@@ -26,5 +26,8 @@ def policy_problems(cfg: GatewayConfig) -> list[Problem]:
         try:
             registry.build(kind, spec, ".".join(map(str, path)))
         except registry.PolicyConfigError as exc:
-            problems.append((path, str(exc), spec.get("policy")))
+            # The registry already names the full field path ("tiers.economy.batch.max_wait_ms").
+            problems.extend(
+                (tuple(field.split(".")), message, value) for field, message, value in exc.problems
+            )
     return problems

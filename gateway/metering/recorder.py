@@ -33,6 +33,9 @@ class Recorder:
     def abandoned(self, ctx: RequestContext, grant: Grant) -> None:
         return None
 
+    def refresh_gauges(self) -> None:
+        return None
+
     def token_hook(self, ctx: RequestContext) -> Callable[[int, float], None] | None:
         return None
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from gateway.api.keys import REQUEST_CONTEXT, REQUEST_ID
 from gateway.api.schemas import ChatCompletionRequest, CompletionRequest, validate_request
 from gateway.errors import APIError
 from gateway.pipeline.auth import authenticate
@@ -31,8 +32,8 @@ _MODELS = {"chat": ChatCompletionRequest, "completions": CompletionRequest}
 
 
 async def serve_completion(gw: Gateway, request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
-    ctx = RequestContext(endpoint, request_id=request["request_id"])
-    request["ctx"] = ctx
+    ctx = RequestContext(endpoint, request_id=request[REQUEST_ID])
+    request[REQUEST_CONTEXT] = ctx
     try:
         return await _steps(gw, ctx, request)
     except APIError as exc:

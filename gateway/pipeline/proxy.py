@@ -205,5 +205,5 @@ def _count_output(gw: Gateway, parsed: Any) -> int:
         message = choice.get("message")
         text = message.get("content") if isinstance(message, dict) else choice.get("text")
         if isinstance(text, str):
-            total += gw.counter.text(text)
+            total += gw.runtime.counter.text(text)
     return total

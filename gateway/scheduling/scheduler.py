@@ -207,8 +207,7 @@ class Scheduler:
             if grant.reserved:
                 b.reserved_inflight -= 1
         b.inflight_tokens -= ticket.expected_tokens
-        if usage is not None:
-            self._ready[not ticket.use_reserve].on_finish(ticket, usage)
+        self._ready[not ticket.use_reserve].on_finish(ticket, usage)
         try:
             await self.slots.release(b, grant.lease_id, grant.general)
         finally:
@@ -281,13 +280,18 @@ class Scheduler:
             general: sum(self.slots.free(b, general) for b in live) - len(self._ready[general])
             for general in (True, False)
         }
+        ready_tokens: dict[str, int] = {}
+        for w in self._waiters.values():
+            if w.stage == _READY:
+                tier = w.ticket.tier
+                ready_tokens[tier] = ready_tokens.get(tier, 0) + w.ticket.expected_tokens
         wake_at = math.inf
         policies = self._policies
         for tier, held in self._held.items():
             if not held:
                 continue
             general = not held[0].use_reserve
-            view = QueueView(held, inflight, inflight_tokens, len(live))
+            view = QueueView(held, inflight, inflight_tokens, len(live), ready_tokens.get(tier, 0))
             batcher = policies.batchers.get(tier, policies.default_batcher)
             decision = batcher.plan(view, max(free[general], 0), now)
             if decision.count > 0:

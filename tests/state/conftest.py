@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -10,16 +10,8 @@ import pytest
 from gateway.state.memory import MemoryStore
 from gateway.state.redis_store import RedisStore
 from gateway.state.store import Store
-from tests.fixtures.redis_server import RedisServer
 from tests.state.fakes import FakeClock
-from tests.state.redis_setup import redis_config, stop_server
-
-
-@pytest.fixture(scope="session")
-def redis_server(redis_server: RedisServer) -> Iterator[RedisServer]:
-    """The session's Redis, stopped with its output pipe closed (see ``stop_server``)."""
-    yield redis_server
-    stop_server(redis_server)
+from tests.state.redis_setup import redis_config
 
 
 @pytest.fixture

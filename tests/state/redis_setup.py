@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -41,24 +40,4 @@ async def stop_redis_saving(server: RedisServer) -> None:
     with contextlib.suppress(ConnectionError):
         await client.shutdown(save=True)
     await client.aclose()
-    stop_server(server)  # reap the exited process
-
-
-def stop_server(server: RedisServer) -> None:
-    """``server.stop()``, then close the output pipe it leaves open.
-
-    The fixture's ``stop()`` drops the Popen without closing its stdout, so the garbage
-    collector later raises a ResourceWarning, an error (warnings are errors) in whichever test
-    it happens to run. Join the thread draining the pipe (EOF once the server is dead), then
-    close it.
-    """
-    proc = server.proc
-    server.stop()
-    pipe = None if proc is None else proc.stdout
-    if pipe is None:
-        return
-    for thread in threading.enumerate():
-        target = getattr(thread, "_target", None)
-        if getattr(target, "__self__", None) is pipe:
-            thread.join(timeout=5)
-    pipe.close()
+    server.stop()  # reap the exited process

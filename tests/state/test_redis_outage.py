@@ -16,17 +16,10 @@ from gateway.state.store import Budget, RateLimits
 from gateway.state.usage import UsageFilter
 from tests.fixtures.redis_server import RedisServer
 from tests.state.fakes import make_record
-from tests.state.redis_setup import redis_config, stop_redis_saving, stop_server
+from tests.state.redis_setup import redis_config, stop_redis_saving
 from tests.state.waiting import wait_for
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-def own_redis(own_redis: RedisServer) -> Iterator[RedisServer]:
-    """The shared fixture, stopped cleanly at the end (see ``stop_server``)."""
-    yield own_redis
-    stop_server(own_redis)
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ async def openai_errors(request: web.Request, handler: web.Handler) -> web.Strea
 
 
 async def _request_id_header(request: web.Request, response: web.StreamResponse) -> None:
-    rid = request.get("request_id")
+    rid = request.get(REQUEST_ID)
     if rid is not None:
         response.headers["x-request-id"] = rid
 

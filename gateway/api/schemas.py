@@ -92,21 +92,38 @@ class CompletionRequest(SamplingFields):
 
 
 def validate_request(model: type[M], data: Any) -> M:
-    """Validate a decoded JSON body, answering the first problem as an OpenAI 400."""
+    """Validate a decoded JSON body, answering the most specific problem as an OpenAI 400."""
     if not isinstance(data, dict):
-        raise APIError(400, "The request body must be a JSON object.")
+        raise APIError(400, "The request body must be a JSON object.", code="invalid_value")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
-        param = ".".join(str(p) for p in loc) or None
+        # A union field fails once per member; the deepest location is the one the client got wrong.
+        located = [(_param_path(data, err["loc"], err["type"] == "missing"), err) for err in exc.errors(include_url=False)]
+        path, err = max(located, key=lambda pe: len(pe[0]))
+        param = ".".join(str(p) for p in path) or None
         if err["type"] == "missing":
             message = f"Missing required parameter: '{param}'."
         else:
             message = f"Invalid value for '{param}': {err['msg']}."
-        raise APIError(400, message, param=param, code="invalid_value" if err["type"] != "missing" else "missing_required_parameter") from None
+        code = "missing_required_parameter" if err["type"] == "missing" else "invalid_value"
+        raise APIError(400, message, param=param, code=code) from None
 
 
-# pydantic puts union member names into error locations; they mean nothing to a client.
-_UNION_TAGS = {"str", "list[ContentPart]", "text", "image_url", "input_audio", "file", "input_image", "refusal", "list[str]", "list[int]", "list[list[int]]", "int", "float", "bool", "dict[str,any]"}
+def _param_path(data: Any, loc: tuple[int | str, ...], missing: bool) -> list[int | str]:
+    """The error location as the client wrote it: pydantic's union member labels dropped.
+
+    Walks the request alongside the location: a step that names a key or index of the
+    input is kept; a label pydantic inserted (``str``, ``list[...]``, a union tag) is not.
+    Names alone cannot tell them apart: a content part's tag ``text`` is also its field.
+    """
+    node, path = data, []
+    for i, step in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, dict) and isinstance(step, str) and (step in node or (last and missing)):
+            node = node.get(step)
+            path.append(step)
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            node = node[step]
+            path.append(step)
+    return path

@@ -19,7 +19,7 @@ from gateway.errors import APIError, normalise_engine_error
 from gateway.pipeline.context import RequestContext
 from gateway.scheduling.scheduler import Grant, NoLiveBackend, QueueTimeout, Scheduler
 from gateway.streaming.pacing import Pacer
-from gateway.streaming.relay import hold_until, relay_stream
+from gateway.streaming.relay import StreamResult, hold_until, relay_stream
 from gateway.upstream.pool import UpstreamUnavailable
 
 if TYPE_CHECKING:
@@ -153,17 +153,34 @@ async def _stream(gw: Gateway, ctx: RequestContext, request: web.Request, upstre
             **gw.response_headers(ctx),
         },
     )
-    await client.prepare(request)
+    try:
+        await client.prepare(request)
+    except ConnectionResetError:
+        _client_left(ctx)
+        return client
     ctx.status = 200
     on_tokens = gw.recorder.token_hook(ctx)
-    result = await relay_stream(upstream, client, _pacer(ctx), include_usage=ctx.include_usage, on_tokens=on_tokens)
-    ctx.first_token_at = result.first_token_at
-    ctx.chunks_with_tokens = result.chunks_with_tokens
-    ctx.engine_usage = result.usage
-    if result.failed is not None:
+    result = StreamResult()
+    try:
+        await relay_stream(
+            upstream, client, _pacer(ctx), include_usage=ctx.include_usage, on_tokens=on_tokens, result=result
+        )
+    finally:
+        # Also on cancellation (the client left): meter what was actually generated.
+        ctx.first_token_at = result.first_token_at
+        ctx.chunks_with_tokens = result.chunks_with_tokens
+        ctx.engine_usage = result.usage
+    if result.client_gone:
+        _client_left(ctx)
+    elif result.failed is not None:
         ctx.outcome = "upstream_error"
         ctx.error_type = result.failed
     return client
+
+
+def _client_left(ctx: RequestContext) -> None:
+    ctx.outcome = "client_disconnect"
+    ctx.status = 499
 
 
 async def _whole(gw: Gateway, ctx: RequestContext, upstream: aiohttp.ClientResponse) -> web.Response:

@@ -44,10 +44,13 @@ async def _write(client: web.StreamResponse, data: bytes) -> None:
 
 @dataclass(slots=True)
 class StreamResult:
+    """What the relay saw; the caller owns it, so it stays readable after a cancellation."""
+
     first_token_at: float | None = None
     chunks_with_tokens: int = 0
     usage: dict | None = None
     failed: str | None = None  # why the engine's stream broke, if it did
+    client_gone: bool = False  # the client closed its connection before the end
 
 
 async def relay_stream(
@@ -57,9 +60,29 @@ async def relay_stream(
     *,
     include_usage: bool,
     on_tokens: Callable[[int, float], None] | None = None,
+    result: StreamResult | None = None,
 ) -> StreamResult:
-    """Copy the engine's stream to the client; returns what was seen (also when it breaks)."""
-    result = StreamResult()
+    """Copy the engine's stream to the client; returns what was seen (also when it breaks).
+
+    A client that leaves is not an error: the result says so and the caller closes the
+    upstream request so the engine stops generating.
+    """
+    result = result if result is not None else StreamResult()
+    try:
+        await _relay(upstream, client, pacer, include_usage, on_tokens, result)
+    except ClientGone:
+        result.client_gone = True
+    return result
+
+
+async def _relay(
+    upstream: aiohttp.ClientResponse,
+    client: web.StreamResponse,
+    pacer: Pacer,
+    include_usage: bool,
+    on_tokens: Callable[[int, float], None] | None,
+    result: StreamResult,
+) -> None:
     decoder = SSEDecoder()
     done = False
     out: list[bytes] = []
@@ -115,7 +138,6 @@ async def relay_stream(
         await client.write_eof()
     except ConnectionResetError as exc:
         raise ClientGone from exc
-    return result
 
 
 def _ends_with_error(result: StreamResult) -> bool:

@@ -22,7 +22,6 @@ from gateway.pipeline.body import read_json
 from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.prompt import prepare_prompt
 from gateway.pipeline.proxy import proxy
-from gateway.streaming.relay import ClientGone
 from policies.ticket import Ticket
 
 if TYPE_CHECKING:
@@ -42,10 +41,15 @@ async def serve_completion(gw: Gateway, request: web.Request, endpoint: Endpoint
         if ctx.grant is not None and ctx.outcome == "ok":
             ctx.outcome = "upstream_error"
         return exc.response(gw.response_headers(ctx))
-    except (asyncio.CancelledError, ClientGone, ConnectionResetError):
-        ctx.outcome = "client_disconnect"
+    except asyncio.CancelledError:
+        ctx.outcome = "client_disconnect"  # aiohttp cancels the handler of a departed client
         ctx.status = 499
         raise
+    except ConnectionResetError:
+        # The client left while we read its body: nobody to answer (aiohttp drops the write).
+        ctx.outcome = "client_disconnect"
+        ctx.status = 499
+        return web.Response(status=499)
     finally:
         ctx.finished_at = time.monotonic()
         gw.finish(ctx)

@@ -3,8 +3,13 @@
 Chunks are forwarded as they arrive (several that arrive in one read go out in
 one write). The first chunk waits for the floor; output chunks then keep to the
 speed cap. The engine is always asked for usage; its usage chunk reaches the
-client only if the client asked. A failure mid-way ends the stream with an
-OpenAI error event and ``[DONE]``, never a silent cut.
+client only if the client asked.
+
+The client's response is prepared (status and headers sent) with the first
+write, not before: until then an engine failure is still an honest HTTP status
+(502/504) and the request may be retried on another backend (``FailedBeforeFirstByte``).
+After it, a failure ends the stream with an OpenAI error event and ``[DONE]``,
+never a silent cut.
 """
 
 from __future__ import annotations
@@ -14,13 +19,22 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from gateway.errors import error_body
 from gateway.streaming.pacing import Pacer
-from gateway.streaming.sse import DONE, SSEDecoder, carries_tokens, engine_error_of, error_frame, frame, usage_of
+from gateway.streaming.sse import (
+    DONE,
+    SSEDecoder,
+    carries_tokens,
+    engine_error_of,
+    error_frame,
+    frame,
+    usage_of,
+)
 
 
 async def hold_until(when: float) -> None:
@@ -33,13 +47,14 @@ class ClientGone(Exception):
     """The client closed its connection; the upstream request must be closed too."""
 
 
-async def _write(client: web.StreamResponse, data: bytes) -> None:
-    # aiohttp reports a closed client as a ConnectionResetError subclass that is also a
-    # ClientConnectionError; keep it apart from engine failures.
-    try:
-        await client.write(data)
-    except ConnectionResetError as exc:
-        raise ClientGone from exc
+class FailedBeforeFirstByte(Exception):
+    """The engine's stream broke before anything reached the client: answerable, retryable."""
+
+    def __init__(self, reason: str, *, timeout: bool = False, engine_error: Any = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.timeout = timeout
+        self.engine_error = engine_error  # the engine's in-band error event, when it sent one
 
 
 @dataclass(slots=True)
@@ -53,9 +68,40 @@ class StreamResult:
     client_gone: bool = False  # the client closed its connection before the end
 
 
+class _Client:
+    """The client's response, prepared on its first write."""
+
+    __slots__ = ("request", "response")
+
+    def __init__(self, request: web.Request, response: web.StreamResponse) -> None:
+        self.request = request
+        self.response = response
+
+    @property
+    def started(self) -> bool:
+        return self.response.prepared
+
+    async def write(self, data: bytes) -> None:
+        # aiohttp reports a closed client as a ConnectionResetError subclass that is also a
+        # ClientConnectionError; keep it apart from engine failures.
+        try:
+            if not self.response.prepared:
+                await self.response.prepare(self.request)
+            await self.response.write(data)
+        except ConnectionResetError as exc:
+            raise ClientGone from exc
+
+    async def close(self) -> None:
+        try:
+            await self.response.write_eof()
+        except ConnectionResetError as exc:
+            raise ClientGone from exc
+
+
 async def relay_stream(
     upstream: aiohttp.ClientResponse,
-    client: web.StreamResponse,
+    request: web.Request,
+    response: web.StreamResponse,
     pacer: Pacer,
     *,
     include_usage: bool,
@@ -64,12 +110,13 @@ async def relay_stream(
 ) -> StreamResult:
     """Copy the engine's stream to the client; returns what was seen (also when it breaks).
 
+    Raises ``FailedBeforeFirstByte`` when the engine failed before the client got anything.
     A client that leaves is not an error: the result says so and the caller closes the
     upstream request so the engine stops generating.
     """
     result = result if result is not None else StreamResult()
     try:
-        await _relay(upstream, client, pacer, include_usage, on_tokens, result)
+        await _relay(upstream, _Client(request, response), pacer, include_usage, on_tokens, result)
     except ClientGone:
         result.client_gone = True
     return result
@@ -77,7 +124,7 @@ async def relay_stream(
 
 async def _relay(
     upstream: aiohttp.ClientResponse,
-    client: web.StreamResponse,
+    client: _Client,
     pacer: Pacer,
     include_usage: bool,
     on_tokens: Callable[[int, float], None] | None,
@@ -85,11 +132,15 @@ async def _relay(
 ) -> None:
     decoder = SSEDecoder()
     done = False
+    timeout = False
+    engine_error: dict | None = None
     out: list[bytes] = []
     paced = pacer.tokens_per_s is not None
     try:
         async for raw in upstream.content.iter_any():
             for data in decoder.feed(raw):
+                if done:
+                    continue  # nothing after [DONE] or an error event is relayed
                 if data == b"[DONE]":
                     done = True
                     continue
@@ -104,13 +155,13 @@ async def _relay(
                         data = json.dumps(parsed, separators=(",", ":")).encode()
                 elif tokens == 0 and (err := engine_error_of(data)) is not None:
                     result.failed = "engine reported an error"
-                    out.append(_engine_error_frame(err))
+                    engine_error = err
                     done = True
                     continue
                 if pacer.first_at is None or (paced and tokens):
                     # Floor or cap may make this chunk wait: flush what is ready first.
                     if out:
-                        await _write(client, b"".join(out))
+                        await client.write(b"".join(out))
                         out.clear()
                     await hold_until(pacer.earliest(tokens))
                 now = time.monotonic()
@@ -123,25 +174,23 @@ async def _relay(
                         on_tokens(tokens, now)
                 out.append(frame(data))
             if out:
-                await _write(client, b"".join(out))
+                await client.write(b"".join(out))
                 out.clear()
         if not done:
             result.failed = "the engine closed the stream early"
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as exc:
         result.failed = _describe(exc)
-    if result.failed is not None and not _ends_with_error(result):
+        timeout = isinstance(exc, TimeoutError)
+    if result.failed is not None and not out and not client.started:
+        raise FailedBeforeFirstByte(result.failed, timeout=timeout, engine_error=engine_error)
+    if engine_error is not None:
+        out.append(_engine_error_frame(engine_error))
+    elif result.failed is not None:
         out.append(error_frame(_stream_error(result.failed)))
     out.append(DONE)
     await hold_until(pacer.not_before)  # even an error never beats the floor
-    await _write(client, b"".join(out))
-    try:
-        await client.write_eof()
-    except ConnectionResetError as exc:
-        raise ClientGone from exc
-
-
-def _ends_with_error(result: StreamResult) -> bool:
-    return result.failed == "engine reported an error"
+    await client.write(b"".join(out))
+    await client.close()
 
 
 def _engine_error_frame(parsed: dict) -> bytes:
@@ -161,7 +210,8 @@ def _engine_error_frame(parsed: dict) -> bytes:
 
 def _stream_error(reason: str) -> dict:
     return error_body(
-        f"The upstream inference server failed mid-stream ({reason}); the output above is incomplete.",
+        f"The upstream inference server failed mid-stream ({reason}); "
+        "the output above is incomplete.",
         "upstream_error",
         None,
         "upstream_stream_error",

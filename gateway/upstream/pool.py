@@ -15,13 +15,21 @@ from gateway.upstream.backend import BackendState
 
 
 class UpstreamUnavailable(Exception):
-    """The backend could not be reached (connect error or timeout before any response)."""
+    """The backend gave no response (connect error, lost connection or timeout before headers).
 
-    def __init__(self, backend: str, reason: str, *, timeout: bool = False) -> None:
+    ``connect_failed`` only when no connection could be made at all: that, unlike a
+    connection lost mid-request (a stale keep-alive, one crashed request), says the
+    backend is down.
+    """
+
+    def __init__(
+        self, backend: str, reason: str, *, timeout: bool = False, connect_failed: bool = False
+    ) -> None:
         super().__init__(f"backend {backend}: {reason}")
         self.backend = backend
         self.reason = reason
         self.timeout = timeout
+        self.connect_failed = connect_failed
 
 
 class UpstreamPool:
@@ -78,9 +86,14 @@ class UpstreamPool:
                 b.config.url + path, data=body, headers=self.headers(b, request_id), timeout=timeout
             )
         except (aiohttp.ClientConnectionError, aiohttp.ClientOSError, OSError) as exc:
+            if isinstance(exc, aiohttp.ConnectionTimeoutError):
+                raise UpstreamUnavailable(
+                    b.name, "connect timed out", timeout=True, connect_failed=True
+                ) from None
             if isinstance(exc, aiohttp.ServerTimeoutError | asyncio.TimeoutError):
                 raise UpstreamUnavailable(b.name, "timed out", timeout=True) from None
-            raise UpstreamUnavailable(b.name, _reason(exc)) from None
+            connect_failed = isinstance(exc, aiohttp.ClientConnectorError)
+            raise UpstreamUnavailable(b.name, _reason(exc), connect_failed=connect_failed) from None
         except TimeoutError:
             raise UpstreamUnavailable(b.name, "timed out", timeout=True) from None
 

@@ -21,6 +21,14 @@ log = logging.getLogger("tokengate")
 async def openai_errors(request: web.Request, handler: web.Handler) -> web.StreamResponse:
     """Give every request an id, and answer every failure in OpenAI's error shape."""
     request[REQUEST_ID] = new_request_id()
+    response = await _answer(request, handler)
+    if not request.content.is_eof() and not response.prepared:
+        # Answered before the body arrived (401, 408, 413): the connection cannot be reused.
+        response.force_close()
+    return response
+
+
+async def _answer(request: web.Request, handler: web.Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except APIError as exc:

@@ -25,10 +25,14 @@ log = logging.getLogger("tokengate")
 
 
 def make_runner(app: web.Application, config: GatewayConfig) -> web.AppRunner:
+    """``lingering_time``: after an early answer (408, 413, 401) aiohttp reads and drops the
+    unread body so the client sees the answer, not a reset; a stalled body must not hold
+    the socket longer than the body deadline a second time."""
     return web.AppRunner(
         app,
         handler_cancellation=True,
         keepalive_timeout=config.server.header_timeout_s,
+        lingering_time=min(config.server.body_timeout_s, 10.0),
         access_log=None,  # the gateway writes its own JSON access log, without secrets
         shutdown_timeout=config.server.shutdown_grace_s,
     )

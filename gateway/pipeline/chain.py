@@ -38,7 +38,9 @@ async def serve_completion(gw: Gateway, request: web.Request, endpoint: Endpoint
     except APIError as exc:
         ctx.status = exc.status
         ctx.error_type = exc.code or exc.type
-        if ctx.grant is not None and ctx.outcome == "ok":
+        # A backend was tried (it may have been given back for a retry): the failure is upstream's.
+        upstream_failed = ctx.grant is not None or (ctx.backend is not None and exc.status >= 500)
+        if upstream_failed and ctx.outcome == "ok":
             ctx.outcome = "upstream_error"
         return exc.response(gw.response_headers(ctx))
     except asyncio.CancelledError:

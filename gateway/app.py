@@ -69,7 +69,7 @@ def create_app(config: GatewayConfig, gateway: Gateway | None = None) -> web.App
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
     app.router.add_post("/v1/completions", completions.completions)
     app.router.add_get("/v1/models", models.list_models)
-    app.router.add_get("/v1/models/{model}", models.get_model)
+    app.router.add_get("/v1/models/{model:.+}", models.get_model)  # names may hold "/"
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", metrics.metrics)

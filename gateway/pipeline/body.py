@@ -1,4 +1,9 @@
-"""Reading the request body: size limit (413), a deadline for slow senders, JSON (400)."""
+"""Reading the request body: size limit (413), a deadline for slow senders, JSON (400).
+
+The body is read here, chunk by chunk, against the current config's limit rather
+than through ``request.read()`` and the app's ``client_max_size``, which is fixed
+at start-up and would ignore a limit changed by hot reload.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +22,11 @@ async def read_json(request: web.Request, max_bytes: int, timeout_s: float) -> A
         raise _too_large(max_bytes)
     try:
         async with asyncio.timeout(timeout_s):
-            raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise _too_large(max_bytes) from None
+            raw = await _read_at_most(request, max_bytes)
     except TimeoutError:
-        raise APIError(408, f"The request body was not received within {timeout_s:g} s.", code="body_timeout") from None
+        raise APIError(
+            408, f"The request body was not received within {timeout_s:g} s.", code="body_timeout"
+        ) from None
     if not raw:
         raise APIError(400, "The request body is empty; send a JSON object.", code="invalid_json")
     try:
@@ -34,5 +39,21 @@ async def read_json(request: web.Request, max_bytes: int, timeout_s: float) -> A
         ) from None
 
 
+async def _read_at_most(request: web.Request, max_bytes: int) -> bytes:
+    """The whole body, or 413 as soon as it passes ``max_bytes`` (chunked bodies too)."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 def _too_large(max_bytes: int) -> APIError:
-    return APIError(413, f"The request body is larger than the {max_bytes} bytes this gateway accepts.", code="body_too_large")
+    return APIError(
+        413,
+        f"The request body is larger than the {max_bytes} bytes this gateway accepts.",
+        code="body_too_large",
+    )

@@ -64,7 +64,11 @@ class HealthMonitor:
     async def _loop(self, b: BackendState) -> None:
         while True:
             await asyncio.sleep(b.config.health.interval_s)
-            await self.probe(b)
+            try:
+                await self.probe(b)
+            except Exception as exc:  # a dead probe loop would freeze the verdict
+                log.exception("health probe of %s failed unexpectedly", b.name)
+                self._verdict(b, False, type(exc).__name__)
 
     def _verdict(self, b: BackendState, ok: bool, error: str | None) -> None:
         h = b.config.health

@@ -42,7 +42,9 @@ class UpstreamPool:
         connector = aiohttp.TCPConnector(
             limit=0,  # backend capacity, not the pool, bounds concurrency
             limit_per_host=0,
-            keepalive_timeout=30,
+            # Below uvicorn's 5 s (vLLM, SGLang): reusing a connection the engine is closing
+            # fails the request with "server disconnected" before it was even sent.
+            keepalive_timeout=4,
             ttl_dns_cache=300,
         )
         self._session = aiohttp.ClientSession(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import openai
 import pytest
 
@@ -110,3 +112,21 @@ async def test_n_above_one_reaches_the_engine() -> None:
         # and the gateway goes on serving
         ok = await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=3)
         assert ok.choices[0].message.content
+
+
+async def test_model_names_with_a_slash() -> None:
+    slashed = "acme/llama-3.1-8b-tuned"
+
+    def two_names(tree: dict[str, Any]) -> None:
+        for b in tree["backends"]:
+            b["models"][slashed] = b["models"][MODEL]
+        tree["models"][slashed] = {"max_context": 8192}
+
+    async with gateway_stack(n_sims=1, time_scale=200, patch=two_names) as stack:
+        client = stack.client(KEYS["fast"])
+        assert {m.id for m in (await client.models.list()).data} == {MODEL, slashed}
+        assert (await client.models.retrieve(slashed)).id == slashed
+        out = await client.chat.completions.create(
+            model=slashed, messages=[{"role": "user", "content": "Hi"}], max_tokens=2
+        )
+        assert out.choices[0].message.content

@@ -44,8 +44,15 @@ async def _answer(request: web.Request, handler: web.Handler) -> web.StreamRespo
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return APIError(exc.status, message, code=None, headers=headers).response()
     except Exception:
-        log.exception("unhandled error in %s %s (request %s)", request.method, request.path, request[REQUEST_ID])
-        return APIError(500, "The gateway failed to handle the request.", code="internal_error").response()
+        log.exception(
+            "unhandled error in %s %s (request %s)",
+            request.method,
+            request.path,
+            request[REQUEST_ID],
+        )
+        return APIError(
+            500, "The gateway failed to handle the request.", code="internal_error"
+        ).response()
 
 
 async def _request_id_header(request: web.Request, response: web.StreamResponse) -> None:

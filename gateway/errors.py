@@ -38,7 +38,7 @@ class APIError(Exception):
         *,
         code: str | None = None,
         param: str | None = None,
-        type: str | None = None,  # noqa: A002 - the OpenAI field is called "type"
+        type: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -46,7 +46,9 @@ class APIError(Exception):
         self.message = message
         self.code = code
         self.param = param
-        self.type = type or _TYPE_BY_STATUS.get(status, "server_error" if status >= 500 else "invalid_request_error")
+        self.type = type or _TYPE_BY_STATUS.get(
+            status, "server_error" if status >= 500 else "invalid_request_error"
+        )
         self.headers = dict(headers or {})
 
     def body(self) -> dict[str, Any]:
@@ -62,7 +64,9 @@ class APIError(Exception):
         )
 
 
-def error_body(message: str, type_: str, param: str | None = None, code: Any = None) -> dict[str, Any]:
+def error_body(
+    message: str, type_: str, param: str | None = None, code: Any = None
+) -> dict[str, Any]:
     """The OpenAI error object; an integer ``code`` (vLLM sends one) becomes a string."""
     if code is not None and not isinstance(code, str):
         code = str(code)
@@ -70,7 +74,7 @@ def error_body(message: str, type_: str, param: str | None = None, code: Any = N
 
 
 def normalise_engine_error(status: int, payload: Any, fallback: str) -> APIError:
-    """Turn an engine's error body (OpenAI, vLLM or free text) into an APIError of the same status."""
+    """An engine's error body (OpenAI, vLLM or free text) as an APIError of the same status."""
     message, param, code, type_ = fallback, None, None, None
     err = payload.get("error", payload) if isinstance(payload, dict) else None
     if isinstance(err, dict):

@@ -14,15 +14,22 @@ from gateway.config.loader import ConfigError, load_config
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "serve", help="run the gateway", description="Run the gateway from a config file, or the built-in demo."
+        "serve",
+        help="run the gateway",
+        description="Run the gateway from a config file, or the built-in demo.",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--config", type=Path, help="the gateway YAML file")
-    src.add_argument("--demo", action="store_true", help="no file: two simulated H100s, three tiers, demo keys")
+    src.add_argument(
+        "--demo", action="store_true", help="no file: two simulated H100s, three tiers, demo keys"
+    )
     p.add_argument("--host", help="listen address (default: the config's, or 127.0.0.1)")
     p.add_argument("--port", type=int, help="listen port (default: the config's, or 8080)")
     p.add_argument(
-        "--demo-time-scale", type=float, default=1.0, metavar="X",
+        "--demo-time-scale",
+        type=float,
+        default=1.0,
+        metavar="X",
         help="run the demo's simulated GPUs X times faster than real time",
     )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -66,11 +73,13 @@ def _serve(args: argparse.Namespace) -> int:
     if args.demo:
         from gateway.demo import run_demo
 
-        return uvloop.run(run_demo(
-            "127.0.0.1" if args.host is None else args.host,
-            8080 if args.port is None else args.port,
-            args.demo_time_scale,
-        ))
+        return uvloop.run(
+            run_demo(
+                "127.0.0.1" if args.host is None else args.host,
+                8080 if args.port is None else args.port,
+                args.demo_time_scale,
+            )
+        )
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:

@@ -63,21 +63,27 @@ class RunningGateway:
         await self.runner.cleanup()
 
 
-async def start_gateway(config: GatewayConfig, host: str | None = None, port: int | None = None) -> RunningGateway:
+async def start_gateway(
+    config: GatewayConfig, host: str | None = None, port: int | None = None
+) -> RunningGateway:
     app = create_app(config)
     runner = make_runner(app, config)
     await runner.setup()
     host = host or config.server.host
-    site = web.TCPSite(runner, host, config.server.port if port is None else port, reuse_address=True)
+    site = web.TCPSite(
+        runner, host, config.server.port if port is None else port, reuse_address=True
+    )
     await site.start()
-    server = site._server  # noqa: SLF001 - aiohttp exposes no public accessor for the bound port
+    server = site._server
     assert server is not None and server.sockets
     bound = server.sockets[0].getsockname()[1]
     return RunningGateway(app, runner, bound, host)
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(config: GatewayConfig, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[RunningGateway]:
+async def running_gateway(
+    config: GatewayConfig, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[RunningGateway]:
     gw = await start_gateway(config, host, port)
     try:
         yield gw
@@ -85,7 +91,9 @@ async def running_gateway(config: GatewayConfig, host: str = "127.0.0.1", port: 
         await gw.stop()
 
 
-async def serve_forever(running: RunningGateway, reload: Callable[[], object] | None = None) -> None:
+async def serve_forever(
+    running: RunningGateway, reload: Callable[[], object] | None = None
+) -> None:
     """Run until SIGINT/SIGTERM; SIGHUP calls ``reload``."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

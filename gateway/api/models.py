@@ -28,11 +28,18 @@ def _visible(request: web.Request) -> list[str]:
 
 
 async def list_models(request: web.Request) -> web.Response:
-    return web.json_response({"object": "list", "data": [_model_object(m) for m in _visible(request)]})
+    return web.json_response(
+        {"object": "list", "data": [_model_object(m) for m in _visible(request)]}
+    )
 
 
 async def get_model(request: web.Request) -> web.Response:
     name = request.match_info["model"]
     if name not in _visible(request):
-        raise APIError(404, f"The model '{name}' does not exist or you do not have access to it.", param="model", code="model_not_found")
+        raise APIError(
+            404,
+            f"The model '{name}' does not exist or you do not have access to it.",
+            param="model",
+            code="model_not_found",
+        )
     return web.json_response(_model_object(name))

@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.errors import APIError
 
-
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -99,7 +98,10 @@ def validate_request(model: type[M], data: Any) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         # A union field fails once per member; the deepest location is the one the client got wrong.
-        located = [(_param_path(data, err["loc"], err["type"] == "missing"), err) for err in exc.errors(include_url=False)]
+        located = [
+            (_param_path(data, err["loc"], err["type"] == "missing"), err)
+            for err in exc.errors(include_url=False)
+        ]
         path, err = max(located, key=lambda pe: len(pe[0]))
         param = ".".join(str(p) for p in path) or None
         if err["type"] == "missing":
@@ -120,7 +122,11 @@ def _param_path(data: Any, loc: tuple[int | str, ...], missing: bool) -> list[in
     node, path = data, []
     for i, step in enumerate(loc):
         last = i == len(loc) - 1
-        if isinstance(node, dict) and isinstance(step, str) and (step in node or (last and missing)):
+        if (
+            isinstance(node, dict)
+            and isinstance(step, str)
+            and (step in node or (last and missing))
+        ):
             node = node.get(step)
             path.append(step)
         elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 _MODELS = {"chat": ChatCompletionRequest, "completions": CompletionRequest}
 
 
-async def serve_completion(gw: Gateway, request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
+async def serve_completion(
+    gw: Gateway, request: web.Request, endpoint: Endpoint
+) -> web.StreamResponse:
     ctx = RequestContext(endpoint, request_id=request[REQUEST_ID])
     request[REQUEST_CONTEXT] = ctx
     try:
@@ -71,18 +73,27 @@ async def _steps(gw: Gateway, ctx: RequestContext, request: web.Request) -> web.
     scheduler = gw.schedulers.get(req.model)
     if scheduler is None:
         raise APIError(
-            404, f"The model '{req.model}' does not exist or you do not have access to it.",
-            param="model", code="model_not_found",
+            404,
+            f"The model '{req.model}' does not exist or you do not have access to it.",
+            param="model",
+            code="model_not_found",
         )
     ctx.tier_name = ctx.key.tier
     tier = ctx.tier = rt.config.tiers[ctx.tier_name]
     if not tier.allows(req.model):
         raise APIError(
-            403, f"Your tier '{ctx.tier_name}' may not use the model '{req.model}'.",
-            param="model", code="model_not_allowed",
+            403,
+            f"Your tier '{ctx.tier_name}' may not use the model '{req.model}'.",
+            param="model",
+            code="model_not_allowed",
         )
     prepared = await prepare_prompt(
-        ctx.endpoint, raw, req.requested_max_tokens, rt.counter, rt.config.model(req.model), tier
+        ctx.endpoint,
+        raw,
+        requested_max_tokens=req.requested_max_tokens,
+        counter=rt.counter,
+        model=rt.config.model(req.model),
+        tier=tier,
     )
     ctx.payload = prepared.payload
     ctx.prompt_tokens = prepared.prompt_tokens

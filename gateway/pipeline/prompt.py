@@ -33,6 +33,7 @@ class PreparedPrompt:
 async def prepare_prompt(
     endpoint: str,
     raw: dict[str, Any],
+    *,
     requested_max_tokens: int | None,
     counter: TokenCounter,
     model: ModelConfig,
@@ -49,13 +50,22 @@ async def prepare_prompt(
     prompt_tokens = await asyncio.to_thread(count) if size > _THREAD_CHARS else count()
 
     cap = min(model.max_context, tier.max_context or model.max_context)
-    param = "max_completion_tokens" if chat and raw.get("max_completion_tokens") is not None else "max_tokens"
+    param = (
+        "max_completion_tokens"
+        if chat and raw.get("max_completion_tokens") is not None
+        else "max_tokens"
+    )
     wanted = requested_max_tokens
-    if wanted is not None and tier.max_output_tokens is not None and wanted > tier.max_output_tokens:
+    if (
+        wanted is not None
+        and tier.max_output_tokens is not None
+        and wanted > tier.max_output_tokens
+    ):
         if tier.on_max_tokens == "reject":
             raise APIError(
                 400,
-                f"{param} is {wanted}, but this tier allows at most {tier.max_output_tokens} output tokens.",
+                f"{param} is {wanted}, but this tier allows at most "
+                f"{tier.max_output_tokens} output tokens.",
                 param=param,
                 code="max_tokens_exceeded",
             )
@@ -76,7 +86,8 @@ async def prepare_prompt(
         raise APIError(
             400,
             f"{limit_note}. However, you requested {prompt_tokens + reply} tokens "
-            f"({prompt_tokens} in the {'messages' if chat else 'prompt'}, {reply} in the completion). "
+            f"({prompt_tokens} in the {'messages' if chat else 'prompt'}, "
+            f"{reply} in the completion). "
             "Please reduce the length of the messages or completion.",
             param="messages" if chat else "prompt",
             code="context_length_exceeded",

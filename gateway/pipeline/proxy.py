@@ -86,7 +86,8 @@ async def _attempt(
             return await _stream(gw, ctx, request, upstream)
         return await _whole(gw, ctx, upstream)
     finally:
-        upstream.close()  # no-op after a full read; otherwise drops the connection so the engine aborts
+        # A no-op after a full read; otherwise it drops the connection, so the engine aborts.
+        upstream.close()
 
 
 async def _engine_refused(upstream: aiohttp.ClientResponse) -> None:
@@ -112,7 +113,9 @@ async def _engine_refused(upstream: aiohttp.ClientResponse) -> None:
 def _unavailable(reason: str, *, timeout: bool) -> APIError:
     if timeout:
         return APIError(
-            504, f"The inference backend did not answer in time ({reason}).", code="upstream_timeout"
+            504,
+            f"The inference backend did not answer in time ({reason}).",
+            code="upstream_timeout",
         )
     return APIError(
         502, f"The inference backend is unavailable ({reason}).", code="upstream_unavailable"

@@ -18,7 +18,7 @@ class Pacer:
     sent_after_first: int = 0
 
     def earliest(self, tokens: int) -> float:
-        """Earliest send time of a chunk carrying ``tokens`` output tokens (0 for role/usage chunks)."""
+        """Earliest send time of a chunk with ``tokens`` output tokens (0: role/usage chunks)."""
         if self.first_at is None:
             return self.not_before
         if tokens == 0 or self.tokens_per_s is None:

@@ -39,7 +39,7 @@ from gateway.streaming.sse import (
 
 async def hold_until(when: float) -> None:
     """Sleep until ``when`` on the monotonic clock (looping: uvloop timers tick in whole ms)."""
-    while (delay := when - time.monotonic()) > 0:
+    while (delay := when - time.monotonic()) > 0:  # noqa: ASYNC110 - a time, not an event
         await asyncio.sleep(delay)
 
 
@@ -116,7 +116,14 @@ async def relay_stream(
     """
     result = result if result is not None else StreamResult()
     try:
-        await _relay(upstream, _Client(request, response), pacer, include_usage, on_tokens, result)
+        await _relay(
+            upstream,
+            _Client(request, response),
+            pacer,
+            include_usage=include_usage,
+            on_tokens=on_tokens,
+            result=result,
+        )
     except ClientGone:
         result.client_gone = True
     return result
@@ -126,6 +133,7 @@ async def _relay(
     upstream: aiohttp.ClientResponse,
     client: _Client,
     pacer: Pacer,
+    *,
     include_usage: bool,
     on_tokens: Callable[[int, float], None] | None,
     result: StreamResult,
@@ -138,7 +146,8 @@ async def _relay(
     paced = pacer.tokens_per_s is not None
     try:
         async for raw in upstream.content.iter_any():
-            for data in decoder.feed(raw):
+            for event in decoder.feed(raw):
+                data = event
                 if done:
                     continue  # nothing after [DONE] or an error event is relayed
                 if data == b"[DONE]":

@@ -17,7 +17,10 @@ def frame(data: bytes) -> bytes:
 
 
 def error_frame(error: dict[str, Any]) -> bytes:
-    """An in-band error: the OpenAI SDK raises on ``data: {"error": …}``; a silent cut looks like success."""
+    """An in-band error: the OpenAI SDK raises on ``data: {"error": …}``.
+
+    A stream that is just cut looks like success to the client.
+    """
     return frame(json.dumps(error, separators=(",", ":")).encode())
 
 

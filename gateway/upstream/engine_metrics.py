@@ -1,4 +1,4 @@
-"""Engine load from an engine's own Prometheus ``/metrics`` (vLLM names), for the engine_load router.
+"""Engine load from an engine's own Prometheus ``/metrics`` (vLLM names), for engine_load routing.
 
 vLLM renamed ``vllm:gpu_cache_usage_perc`` to ``vllm:kv_cache_usage_perc`` (the
 old name is gone in 0.12), so both are read. Values are summed over label sets
@@ -49,14 +49,19 @@ def parse_engine_load(text: str, now: float) -> EngineLoad | None:
     def first(names: tuple[str, ...]) -> float:
         return next((sums[n] for n in names if n in sums), 0.0)
 
-    return EngineLoad(waiting=first(_WAITING), running=first(_RUNNING), kv_cache_usage=first(_KV), scraped_at=now)
+    return EngineLoad(
+        waiting=first(_WAITING), running=first(_RUNNING), kv_cache_usage=first(_KV), scraped_at=now
+    )
 
 
 class EngineLoadScraper:
     """Scrapes every backend's ``/metrics`` at an interval while a router needs it."""
 
     def __init__(
-        self, pool: UpstreamPool, backends: list[BackendState], clock: Callable[[], float] = time.monotonic
+        self,
+        pool: UpstreamPool,
+        backends: list[BackendState],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.pool = pool
         self.backends = backends
@@ -66,7 +71,9 @@ class EngineLoadScraper:
 
     async def scrape(self, b: BackendState) -> None:
         try:
-            status, body = await self.pool.get(b, "/metrics", timeout_s=max(0.5, (self.interval_s or 1) * 2))
+            status, body = await self.pool.get(
+                b, "/metrics", timeout_s=max(0.5, (self.interval_s or 1) * 2)
+            )
         except (aiohttp.ClientError, OSError, TimeoutError):
             return  # stale data ages out; the router treats it as busy
         if status == 200:

@@ -51,7 +51,9 @@ class HealthMonitor:
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._loop(b), name=f"health:{b.name}") for b in self.backends]
+        self._tasks = [
+            loop.create_task(self._loop(b), name=f"health:{b.name}") for b in self.backends
+        ]
 
     async def stop(self) -> None:
         for t in self._tasks:

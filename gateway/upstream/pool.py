@@ -109,7 +109,11 @@ class UpstreamPool:
 def _reason(exc: BaseException) -> str:
     """A reason without URLs or hosts (clients must not learn the internal topology)."""
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return "connection refused" if isinstance(exc.os_error, ConnectionRefusedError) else "connect failed"
+        return (
+            "connection refused"
+            if isinstance(exc.os_error, ConnectionRefusedError)
+            else "connect failed"
+        )
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "server disconnected"
     return type(exc).__name__

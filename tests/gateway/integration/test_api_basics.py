@@ -33,7 +33,10 @@ async def test_chat_whole_and_streamed_with_and_without_usage() -> None:
         assert whole.choices[0].finish_reason == "length"
 
         stream = await client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": "Hi there"}], max_tokens=5, stream=True,
+            model=MODEL,
+            messages=[{"role": "user", "content": "Hi there"}],
+            max_tokens=5,
+            stream=True,
             stream_options={"include_usage": True},
         )
         chunks = [c async for c in stream]
@@ -43,7 +46,10 @@ async def test_chat_whole_and_streamed_with_and_without_usage() -> None:
 
         # Not asked for: the gateway still asks the engine (metering), but strips it.
         stream = await client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": "Hi there"}], max_tokens=5, stream=True
+            model=MODEL,
+            messages=[{"role": "user", "content": "Hi there"}],
+            max_tokens=5,
+            stream=True,
         )
         chunks = [c async for c in stream]
         assert all(c.usage is None for c in chunks)
@@ -55,18 +61,25 @@ async def test_chat_whole_and_streamed_with_and_without_usage() -> None:
 async def test_completions_whole_and_streamed() -> None:
     async with gateway_stack(n_sims=1, time_scale=200) as stack:
         client = stack.client(KEYS["fast"])
-        whole = await client.completions.create(model=MODEL, prompt="Once upon a time", max_tokens=6)
+        whole = await client.completions.create(
+            model=MODEL, prompt="Once upon a time", max_tokens=6
+        )
         assert whole.object == "text_completion"
         assert whole.usage is not None and whole.usage.completion_tokens == 6
         stream = await client.completions.create(
-            model=MODEL, prompt="Once upon a time", max_tokens=6, stream=True,
+            model=MODEL,
+            prompt="Once upon a time",
+            max_tokens=6,
+            stream=True,
             stream_options={"include_usage": True},
         )
         chunks = [c async for c in stream]
         assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 6
         text = "".join(c.choices[0].text for c in chunks if c.choices)
         assert text == whole.choices[0].text
-        stream = await client.completions.create(model=MODEL, prompt="Once upon a time", max_tokens=6, stream=True)
+        stream = await client.completions.create(
+            model=MODEL, prompt="Once upon a time", max_tokens=6, stream=True
+        )
         assert all(c.usage is None for c in [c async for c in stream])
 
 
@@ -77,7 +90,13 @@ async def test_content_parts_extra_params_and_stop() -> None:
             model=MODEL,
             messages=[
                 {"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
-                {"role": "user", "content": [{"type": "text", "text": "Hello"}, {"type": "text", "text": "again"}]},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "Hello"},
+                        {"type": "text", "text": "again"},
+                    ],
+                },
             ],
             max_tokens=4,
             extra_body={"top_k": 20, "ignore_eos": False},  # engine extensions pass through
@@ -86,17 +105,25 @@ async def test_content_parts_extra_params_and_stop() -> None:
 
         # A stop string from the text the engine would write cuts the answer there.
         full = await client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": "Tell a story"}], max_tokens=12, seed=1
+            model=MODEL,
+            messages=[{"role": "user", "content": "Tell a story"}],
+            max_tokens=12,
+            seed=1,
         )
         words = (full.choices[0].message.content or "").split()
         assert len(words) >= 4
         stopped = await client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": "Tell a story"}], max_tokens=12, seed=1,
+            model=MODEL,
+            messages=[{"role": "user", "content": "Tell a story"}],
+            max_tokens=12,
+            seed=1,
             stop=[words[3]],
         )
         assert stopped.choices[0].finish_reason == "stop"
         content = stopped.choices[0].message.content or ""
-        assert words[3] not in content.split() and len(content) < len(full.choices[0].message.content or "")
+        assert words[3] not in content.split() and len(content) < len(
+            full.choices[0].message.content or ""
+        )
 
 
 async def test_n_above_one_reaches_the_engine() -> None:
@@ -110,7 +137,9 @@ async def test_n_above_one_reaches_the_engine() -> None:
         assert err.value.body["param"] == "n"
         assert set(err.value.body) == {"message", "type", "param", "code"}
         # and the gateway goes on serving
-        ok = await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=3)
+        ok = await client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=3
+        )
         assert ok.choices[0].message.content
 
 

@@ -25,7 +25,12 @@ EXAMPLE_ENV = {
 def _tokengate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gateway", *args],
-        cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -71,8 +76,18 @@ def test_check_config_names_every_broken_field(tmp_path: Path) -> None:
 
 async def test_serve_demo_on_port_zero_prints_the_bound_port_and_answers() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "serve", "--demo", "--port", "0", "--demo-time-scale", "100",
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "gateway",
+        "serve",
+        "--demo",
+        "--port",
+        "0",
+        "--demo-time-scale",
+        "100",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         assert proc.stdout is not None
@@ -83,7 +98,9 @@ async def test_serve_demo_on_port_zero_prints_the_bound_port_and_answers() -> No
             if m := re.search(rb"tokengate demo on (http://[\d.]+:(\d+))", line):
                 url = m.group(1).decode()
                 assert int(m.group(2)) != 0
-        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="sk-demo-fast", max_retries=0, timeout=60)
+        client = openai.AsyncOpenAI(
+            base_url=url + "/v1", api_key="sk-demo-fast", max_retries=0, timeout=60
+        )
         try:
             models = await client.models.list()
             assert models.data

@@ -1,4 +1,4 @@
-"""Client mistakes answered in OpenAI's error shape, with ``x-request-id``, and the gateway serves on."""
+"""Client mistakes get OpenAI-shaped errors with an ``x-request-id``; the gateway serves on."""
 
 from __future__ import annotations
 
@@ -18,13 +18,17 @@ def _limits(tree: dict[str, Any]) -> None:
     tree["server"]["max_body_bytes"] = 4096
 
 
-async def _post(session: aiohttp.ClientSession, url: str, data: bytes | str, key: str = KEYS["fast"]) -> tuple[int, CIMultiDict[str], Any]:
+async def _post(
+    session: aiohttp.ClientSession, url: str, data: bytes | str, key: str = KEYS["fast"]
+) -> tuple[int, CIMultiDict[str], Any]:
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     async with session.post(url, data=data, headers=headers) as resp:
         return resp.status, resp.headers.copy(), await resp.json(content_type=None)
 
 
-def _assert_openai_error(body: Any, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+def _assert_openai_error(
+    body: Any, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
     assert isinstance(body, dict) and set(body) == {"error"}
     err = body["error"]
     assert set(err) == {"message", "type", "param", "code"}
@@ -45,13 +49,34 @@ def _assert_openai_error(body: Any, code: str | None = None, param: str | None =
         (b"[1, 2]", None, None),
         (b'{"model": "llama-3.1-8b"}', "missing_required_parameter", "messages"),
         (b'{"model": "llama-3.1-8b", "messages": []}', "invalid_value", "messages"),
-        (b'{"model": "llama-3.1-8b", "messages": [{"role": "robot", "content": "x"}]}', "invalid_value", "messages.0.role"),
-        (b'{"model": "llama-3.1-8b", "messages": [{"role": "user", "content": "x"}], "temperature": 9}', "invalid_value", "temperature"),
-        (b'{"model": "llama-3.1-8b", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0}', "invalid_value", "max_tokens"),
-        (b'{"model": "llama-3.1-8b", "messages": [{"role": "user", "content": [{"type": "text"}]}]}', "missing_required_parameter", "messages.0.content.0.text"),
+        (
+            b'{"model": "llama-3.1-8b", "messages": [{"role": "robot", "content": "x"}]}',
+            "invalid_value",
+            "messages.0.role",
+        ),
+        (
+            b'{"model": "llama-3.1-8b", "messages": [{"role": "user", "content": "x"}], '
+            b'"temperature": 9}',
+            "invalid_value",
+            "temperature",
+        ),
+        (
+            b'{"model": "llama-3.1-8b", "messages": [{"role": "user", "content": "x"}], '
+            b'"max_tokens": 0}',
+            "invalid_value",
+            "max_tokens",
+        ),
+        (
+            b'{"model": "llama-3.1-8b", '
+            b'"messages": [{"role": "user", "content": [{"type": "text"}]}]}',
+            "missing_required_parameter",
+            "messages.0.content.0.text",
+        ),
     ],
 )
-async def test_bad_bodies_are_400_with_param(body: bytes, code: str | None, param: str | None) -> None:
+async def test_bad_bodies_are_400_with_param(
+    body: bytes, code: str | None, param: str | None
+) -> None:
     async with gateway_stack(n_sims=1) as stack, aiohttp.ClientSession() as s:
         status, headers, payload = await _post(s, stack.url + "/v1/chat/completions", body)
         assert status == 400
@@ -72,11 +97,15 @@ async def test_auth_errors() -> None:
             await stack.client(ADMIN_KEY).chat.completions.create(model=MODEL, messages=HELLO)
         assert denied.value.status_code == 403
         async with aiohttp.ClientSession() as s:
-            async with s.post(stack.url + "/v1/chat/completions", json={"model": MODEL, "messages": HELLO}) as resp:
+            async with s.post(
+                stack.url + "/v1/chat/completions", json={"model": MODEL, "messages": HELLO}
+            ) as resp:
                 assert resp.status == 401
                 _assert_openai_error(await resp.json(), "missing_api_key")
                 assert resp.headers["x-request-id"]
-            async with s.get(stack.url + "/v1/models", headers={"Authorization": "Basic abc"}) as resp:
+            async with s.get(
+                stack.url + "/v1/models", headers={"Authorization": "Basic abc"}
+            ) as resp:
                 assert resp.status == 401
                 _assert_openai_error(await resp.json(), "missing_api_key")
 
@@ -104,7 +133,11 @@ async def test_unknown_model_path_and_method() -> None:
 
 async def test_body_too_large_is_413() -> None:
     async with gateway_stack(n_sims=1, patch=_limits) as stack, aiohttp.ClientSession() as s:
-        big = '{"model": "llama-3.1-8b", "messages": [{"role": "user", "content": "' + "x" * 8000 + '"}]}'
+        big = (
+            '{"model": "llama-3.1-8b", "messages": [{"role": "user", "content": "'
+            + "x" * 8000
+            + '"}]}'
+        )
         status, headers, payload = await _post(s, stack.url + "/v1/chat/completions", big)
         assert status == 413
         _assert_openai_error(payload, "body_too_large")
@@ -116,7 +149,9 @@ async def test_body_too_large_is_413() -> None:
             yield big[100:].encode()
 
         headers2 = {"Authorization": f"Bearer {KEYS['fast']}", "Content-Type": "application/json"}
-        async with s.post(stack.url + "/v1/chat/completions", data=chunks(), headers=headers2) as resp:
+        async with s.post(
+            stack.url + "/v1/chat/completions", data=chunks(), headers=headers2
+        ) as resp:
             assert resp.status == 413
             _assert_openai_error(await resp.json(), "body_too_large")
         ok = await stack.client().chat.completions.create(model=MODEL, messages=HELLO, max_tokens=2)
@@ -136,7 +171,9 @@ async def test_context_length_exceeded() -> None:
         # The economy tier caps context at 4096, below the model's 8192.
         mid = [{"role": "user", "content": "hello " * 5000}]
         with pytest.raises(openai.BadRequestError) as err:
-            await stack.client(KEYS["economy"]).chat.completions.create(model=MODEL, messages=mid, max_tokens=10)
+            await stack.client(KEYS["economy"]).chat.completions.create(
+                model=MODEL, messages=mid, max_tokens=10
+            )
         assert "4096" in err.value.body["message"]
         ok = await stack.client().chat.completions.create(model=MODEL, messages=mid, max_tokens=3)
         assert ok.usage is not None and ok.usage.completion_tokens == 3

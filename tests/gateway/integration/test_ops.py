@@ -78,7 +78,9 @@ async def test_success_headers_whole_and_streamed() -> None:
                 if stream:
                     assert h["content-type"].startswith("text/event-stream")
                     assert [c async for c in raw.parse()]
-            raw = await client.completions.with_raw_response.create(model=MODEL, prompt="Hi", max_tokens=2)
+            raw = await client.completions.with_raw_response.create(
+                model=MODEL, prompt="Hi", max_tokens=2
+            )
             assert raw.headers["x-tokengate-tier"] == tier
         # request ids are unique
         ids = set()
@@ -100,7 +102,9 @@ async def test_metrics_after_traffic() -> None:
     async with gateway_stack(n_sims=2, time_scale=200) as stack:
         client = stack.client()
         await client.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=3)
-        stream = await client.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=3, stream=True)
+        stream = await client.chat.completions.create(
+            model=MODEL, messages=HELLO, max_tokens=3, stream=True
+        )
         assert [c async for c in stream]
         await stack.settle()
         async with aiohttp.ClientSession() as s, s.get(stack.url + "/metrics") as resp:
@@ -109,12 +113,20 @@ async def test_metrics_after_traffic() -> None:
             samples = _samples(await resp.text())
 
         def value(name: str, **labels: str) -> float:
-            hits = [s for s in samples.get(name, []) if all(s.labels.get(k) == v for k, v in labels.items())]
+            hits = [
+                s
+                for s in samples.get(name, [])
+                if all(s.labels.get(k) == v for k, v in labels.items())
+            ]
             assert hits, f"{name}{labels} not exported"
             return sum(s.value for s in hits)
 
         assert value("tokengate_requests_total", model=MODEL, tier="fast", status="200") == 2
-        for hist in ("tokengate_ttft_seconds", "tokengate_queue_wait_seconds", "tokengate_e2e_seconds"):
+        for hist in (
+            "tokengate_ttft_seconds",
+            "tokengate_queue_wait_seconds",
+            "tokengate_e2e_seconds",
+        ):
             assert value(f"{hist}_count", model=MODEL, tier="fast") == 2
             assert value(f"{hist}_bucket", model=MODEL, tier="fast", le="+Inf") == 2
         for backend in ("sim0", "sim1"):

@@ -35,19 +35,40 @@ class RecordingEngine:
         if body.get("stream"):
             resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
             await resp.prepare(request)
-            chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
-                     "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"},
-                                  "finish_reason": "stop"}]}
+            chunk = {
+                "id": "c",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"role": "assistant", "content": "hi"},
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
             await resp.write(b": ping\n\n")  # a comment line the relay must survive
             await resp.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
             tail = {**chunk, "choices": [], "usage": usage}
             await resp.write(b"data: " + json.dumps(tail).encode() + b"\n\ndata: [DONE]\n\n")
             return resp
-        return web.json_response({
-            "id": "c", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
-            "usage": usage,
-        })
+        return web.json_response(
+            {
+                "id": "c",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "hi"},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": usage,
+            }
+        )
 
     async def _health(self, request: web.Request) -> web.Response:
         self.seen.append(request.headers.copy())
@@ -92,15 +113,20 @@ def _only(engine_port: int, api_key: str | None):  # type: ignore[no-untyped-def
 
 
 @pytest.mark.parametrize("backend_key", [None, "${ENGINE_KEY}"])
-async def test_client_key_never_forwarded_backend_key_is(engine: RecordingEngine, backend_key: str | None) -> None:
+async def test_client_key_never_forwarded_backend_key_is(
+    engine: RecordingEngine, backend_key: str | None
+) -> None:
     env = {"ENGINE_KEY": BACKEND_KEY}
     async with gateway_stack(n_sims=0, patch=_only(engine.port, backend_key), env=env) as stack:
         client = stack.client(KEYS["fast"])
         whole = await client.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=1)
         assert whole.choices[0].message.content == "hi"
-        chunks = [c async for c in await client.chat.completions.create(
-            model=MODEL, messages=HELLO, max_tokens=1, stream=True
-        )]
+        chunks = [
+            c
+            async for c in await client.chat.completions.create(
+                model=MODEL, messages=HELLO, max_tokens=1, stream=True
+            )
+        ]
         assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "hi"
         generations = [h for h in engine.seen if "X-Request-Id" in h]
         assert len(generations) == 2
@@ -119,8 +145,9 @@ async def test_sim_with_backend_key_serves_through_the_gateway() -> None:
     def keyed(tree: dict[str, Any]) -> None:
         tree["backends"][0]["api_key"] = "${ENGINE_KEY}"
 
-    async with gateway_stack(n_sims=1, time_scale=200, api_key=BACKEND_KEY, env={"ENGINE_KEY": BACKEND_KEY},
-                             patch=keyed) as stack:
+    async with gateway_stack(
+        n_sims=1, time_scale=200, api_key=BACKEND_KEY, env={"ENGINE_KEY": BACKEND_KEY}, patch=keyed
+    ) as stack:
         assert stack.backend("sim0").healthy  # the health probe sends the key too
         ok = await stack.client().chat.completions.create(model=MODEL, messages=HELLO, max_tokens=2)
         assert ok.choices[0].message.content
@@ -152,19 +179,29 @@ async def test_no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> None:
         dead = dict(tree["backends"][0], name="zz-dead", url=f"http://127.0.0.1:{dead_port}")
         tree["backends"].append(dead)  # its failures get logged too
 
-    async with gateway_stack(n_sims=1, time_scale=200, api_key=BACKEND_KEY, env={"ENGINE_KEY": BACKEND_KEY},
-                             patch=logging_on) as stack:
+    async with gateway_stack(
+        n_sims=1,
+        time_scale=200,
+        api_key=BACKEND_KEY,
+        env={"ENGINE_KEY": BACKEND_KEY},
+        patch=logging_on,
+    ) as stack:
         with pytest.raises(openai.AuthenticationError):
             await stack.client(bad_key).chat.completions.create(model=MODEL, messages=HELLO)
         with pytest.raises(openai.AuthenticationError):
             await stack.client(bad_key).models.list()
         client = stack.client(KEYS["fast"])
         await client.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=2)
-        assert [c async for c in await client.chat.completions.create(
-            model=MODEL, messages=HELLO, max_tokens=2, stream=True
-        )]
+        assert [
+            c
+            async for c in await client.chat.completions.create(
+                model=MODEL, messages=HELLO, max_tokens=2, stream=True
+            )
+        ]
         with pytest.raises(openai.BadRequestError):
-            await client.chat.completions.create(model=MODEL, messages=[{"role": "robot", "content": "x"}])
+            await client.chat.completions.create(
+                model=MODEL, messages=[{"role": "robot", "content": "x"}]
+            )
         stack.backend("zz-dead").set_health(True)
         stack.sims[0].fail_next(1, 500)
         with pytest.raises(openai.APIStatusError):

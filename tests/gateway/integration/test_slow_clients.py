@@ -65,7 +65,7 @@ async def test_stalled_body_gets_408_and_the_connection_is_closed() -> None:
         w.write(
             b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\n"
             + f"Authorization: Bearer {KEYS['fast']}\r\n".encode()
-            + b"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"model\":"
+            + b'Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{"model":'
         )
         await w.drain()
         status_line = await asyncio.wait_for(r.readline(), SLACK_S)

@@ -13,8 +13,11 @@ async def test_chat_round_trip_streamed_and_whole() -> None:
         )
         assert whole.usage is not None and whole.usage.completion_tokens == 7
         stream = await client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": "Hello"}], max_tokens=7,
-            stream=True, stream_options={"include_usage": True},
+            model=MODEL,
+            messages=[{"role": "user", "content": "Hello"}],
+            max_tokens=7,
+            stream=True,
+            stream_options={"include_usage": True},
         )
         chunks = [c async for c in stream]
         assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 7

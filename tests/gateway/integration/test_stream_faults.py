@@ -14,7 +14,11 @@ import pytest
 from loadtest.sim.server import SimServer
 from tests.fixtures.stack import KEYS, MODEL, Stack, gateway_stack
 
-LONG = {"model": MODEL, "messages": [{"role": "user", "content": "Write a long story"}], "max_tokens": 1500}
+LONG = {
+    "model": MODEL,
+    "messages": [{"role": "user", "content": "Write a long story"}],
+    "max_tokens": 1500,
+}
 
 
 def _untouched(sim: SimServer) -> bool:
@@ -41,7 +45,9 @@ async def test_engine_death_mid_stream_ends_with_error_event_and_done() -> None:
     # time_scale 1: a 1500-token answer takes seconds, so the kill lands mid-stream.
     async with gateway_stack(n_sims=2, time_scale=1.0) as stack, aiohttp.ClientSession() as s:
         auth = {"Authorization": f"Bearer {KEYS['fast']}"}
-        async with s.post(stack.url + "/v1/chat/completions", json={**LONG, "stream": True}, headers=auth) as resp:
+        async with s.post(
+            stack.url + "/v1/chat/completions", json={**LONG, "stream": True}, headers=auth
+        ) as resp:
             assert resp.status == 200
             backend = resp.headers["x-tokengate-backend"]
             first = await _read_events(resp, until_content=True)
@@ -52,7 +58,12 @@ async def test_engine_death_mid_stream_ends_with_error_event_and_done() -> None:
         events = first + rest
         assert events[-1] == b"[DONE]"
         error = json.loads(events[-2])
-        assert set(error) == {"error"} and set(error["error"]) == {"message", "type", "param", "code"}
+        assert set(error) == {"error"} and set(error["error"]) == {
+            "message",
+            "type",
+            "param",
+            "code",
+        }
         assert "127.0.0.1" not in events[-2].decode()
         assert all(b'"error"' not in e for e in events[:-2])
         # Bytes had reached the client: the request must not have been re-run elsewhere.
@@ -69,7 +80,9 @@ async def test_engine_death_mid_stream_ends_with_error_event_and_done() -> None:
                 if chunk.choices and chunk.choices[0].delta.content:
                     got += 1
                     if got == 1:
-                        backend_sim = stack.sims[0] if stack.backend("sim0").inflight else stack.sims[1]
+                        backend_sim = (
+                            stack.sims[0] if stack.backend("sim0").inflight else stack.sims[1]
+                        )
                         await backend_sim.kill()
         assert got >= 1
         await stack.settle()
@@ -88,7 +101,9 @@ async def test_client_leaving_a_stream_frees_the_engine_and_the_slot() -> None:
             if endpoint == "chat":
                 stream: Any = await client.chat.completions.create(**LONG, stream=True)
             else:
-                stream = await client.completions.create(model=MODEL, prompt="Once", max_tokens=1500, stream=True)
+                stream = await client.completions.create(
+                    model=MODEL, prompt="Once", max_tokens=1500, stream=True
+                )
             async for chunk in stream:
                 if chunk.choices and (getattr(chunk.choices[0], "delta", None) or chunk.choices[0]):
                     break

@@ -12,7 +12,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.fixtures.stack import KEYS, MODEL, Stack, gateway_stack
+from tests.fixtures.stack import MODEL, Stack, gateway_stack
 
 HELLO = [{"role": "user", "content": "Hello"}]
 
@@ -57,7 +57,9 @@ async def test_5xx_before_first_byte_is_retried_on_another_backend() -> None:
             assert raw.headers["x-tokengate-backend"] == "sim1"
             parsed = raw.parse()
             if stream:
-                text = "".join([c.choices[0].delta.content or "" async for c in parsed if c.choices])
+                text = "".join(
+                    [c.choices[0].delta.content or "" async for c in parsed if c.choices]
+                )
             else:
                 text = parsed.choices[0].message.content
             assert text
@@ -65,7 +67,9 @@ async def test_5xx_before_first_byte_is_retried_on_another_backend() -> None:
 
 
 @pytest.mark.parametrize(("engine_status", "client_status"), [(500, 502), (503, 503), (504, 504)])
-async def test_every_backend_failing_gives_the_engines_error(engine_status: int, client_status: int) -> None:
+async def test_every_backend_failing_gives_the_engines_error(
+    engine_status: int, client_status: int
+) -> None:
     """The sims want a backend key (given through ``${SIM_KEY}``): it must not leak either."""
     env = {"SIM_KEY": "sk-backend-secret"}
 
@@ -73,7 +77,9 @@ async def test_every_backend_failing_gives_the_engines_error(engine_status: int,
         for b in tree["backends"]:
             b["api_key"] = "${SIM_KEY}"
 
-    async with gateway_stack(n_sims=2, time_scale=200, api_key="sk-backend-secret", env=env, patch=keyed) as stack:
+    async with gateway_stack(
+        n_sims=2, time_scale=200, api_key="sk-backend-secret", env=env, patch=keyed
+    ) as stack:
         client = stack.client()
         for sim in stack.sims:
             sim.fail_next(1, engine_status)
@@ -103,7 +109,9 @@ async def test_killed_backend_is_502_then_503_then_serves_after_restart() -> Non
         _assert_no_internals(stack, err.value.response.text)
         assert not stack.backend("sim0").healthy  # marked down by the refused connection
         with pytest.raises(openai.APIStatusError) as err:
-            await client.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=3, stream=True)
+            await client.chat.completions.create(
+                model=MODEL, messages=HELLO, max_tokens=3, stream=True
+            )
         assert err.value.status_code == 503
         assert _error(err.value)["code"] == "no_backend"
         assert int(err.value.response.headers["retry-after"]) >= 1
@@ -145,7 +153,9 @@ async def test_slow_engine_is_504_before_the_first_byte() -> None:
         client = stack.client()
         for stream in (True, False):
             with pytest.raises(openai.APIStatusError) as err:
-                await client.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=3, stream=stream)
+                await client.chat.completions.create(
+                    model=MODEL, messages=HELLO, max_tokens=3, stream=stream
+                )
             assert err.value.status_code == 504
             assert _error(err.value)["code"] == "upstream_timeout"
             _assert_no_internals(stack, err.value.response.text)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     from gateway import serve_cli
     from loadtest import cli as loadtest_cli
+    from loadtest.compare import cli as compare_cli
     from loadtest.sim import cli as sim_cli
 
     parser = argparse.ArgumentParser(
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cli.register(sub)
     sim_cli.register(sub)
     loadtest_cli.register(sub)
+    compare_cli.register(sub)
     return parser
 
 

@@ -107,6 +107,7 @@ class SaturationRule(BaseModel):
     )
     max_error_rate: float = Field(0.05, ge=0, le=1)
     latency_factor: float = Field(10.0, gt=1, description="p99 TTFT over the first step's")
+    stop: bool = Field(True, description="stop at the saturated step (else mark it, run on)")
 
 
 class SweepProfile(_Profile):

@@ -9,7 +9,8 @@ the reason given):
 3. latency blew up: p99 TTFT (p99 E2E without streaming) exceeds ``latency_factor`` (default
    10) times the first step's.
 
-The sweep runs the saturated step, reports it and stops. ``saturation`` is pure.
+The sweep runs the saturated step, reports it and stops (with ``stop: false``, it marks the
+first saturated step and runs the rest). ``saturation`` is pure.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ async def run_sweep(
             out.steps.append(step_row(step.load, summary, directory))
             out.summaries.append(summary)
             found = saturation(out.steps, profile.saturation)
-            if found is not None:
+            if found is not None and out.saturation is None:
                 k, reason = found
                 out.steps[k]["saturated"] = True
                 good = [s for s in out.steps[:k]]
@@ -139,5 +140,6 @@ async def run_sweep(
                         (s["request_throughput"] or 0.0 for s in out.steps), default=None
                     ),
                 }
+            if out.saturation is not None and profile.saturation.stop:
                 break
     return out

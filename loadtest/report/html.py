@@ -41,11 +41,11 @@ def write_run_report(
          "errors; the shaded band is the warm-up.",
          timeline_png(summary["timeline"], float(summary["run"]["warmup_s"]))),
     ]  # fmt: skip
-    body = [_section("Summary", _summary_table(summary)), _section("Run", _facts(summary))]
+    body = [section("Summary", _summary_table(summary)), section("Run", _facts(summary))]
     body.append(_errors(summary["overall"].get("errors") or {}))
-    body += [_figure(out_dir, *f) for f in figures]
+    body += [figure(out_dir, *f) for f in figures]
     title = f"Load test: {summary['run']['profile_description']}"
-    return _write_page(out_dir, title, _subtitle(summary), "\n".join(body))
+    return write_page(out_dir, title, _subtitle(summary), "\n".join(body))
 
 
 def write_sweep_report(out_dir: Path, sweep: Mapping[str, Any]) -> Path:
@@ -67,7 +67,7 @@ def write_sweep_report(out_dir: Path, sweep: Mapping[str, Any]) -> Path:
             + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
             + f"<td>{link}{mark}</td></tr>"
         )
-    table = _table(headers, rows)
+    steps_table = table(headers, rows)
     sat = sweep.get("saturation") or {}
     verdict = (
         f"Saturated at {sat['load']:g} {unit}: {html.escape(sat['reason'])}. "
@@ -77,9 +77,9 @@ def write_sweep_report(out_dir: Path, sweep: Mapping[str, Any]) -> Path:
         else "Did not saturate within the loads swept."
     )
     body = [
-        _section("Verdict", f"<p>{verdict}</p><p class=note>{html.escape(sweep['rule'])}</p>"),
-        _section("Steps", table),
-        _figure(
+        section("Verdict", f"<p>{verdict}</p><p class=note>{html.escape(sweep['rule'])}</p>"),
+        section("Steps", steps_table),
+        figure(
             out_dir,
             "sweep.png",
             "Throughput and TTFT against load",
@@ -87,12 +87,15 @@ def write_sweep_report(out_dir: Path, sweep: Mapping[str, Any]) -> Path:
             sweep_png(steps, unit),
         ),
     ]
-    return _write_page(
+    return write_page(
         out_dir, f"Load sweep: {sweep['description']}", sweep["model"], "\n".join(body)
     )
 
 
-def _write_page(out_dir: Path, title: str, subtitle: str, body: str) -> Path:
+def write_page(
+    out_dir: Path, title: str, subtitle: str, body: str, filename: str = "report.html"
+) -> Path:
+    """A self-contained page from the shared template and style (``compare`` uses it too)."""
     pkg = resources.files("loadtest.report")
     template = Template(pkg.joinpath("template.html").read_text(encoding="utf-8"))
     page = template.substitute(
@@ -101,15 +104,15 @@ def _write_page(out_dir: Path, title: str, subtitle: str, body: str) -> Path:
         style=pkg.joinpath("style.css").read_text(encoding="utf-8"),
         body=body,
     )
-    path = out_dir / "report.html"
+    path = out_dir / filename
     path.write_text(page, encoding="utf-8")
     return path
 
 
-def _figure(out_dir: Path, name: str, heading: str, caption: str, png: bytes) -> str:
+def figure(out_dir: Path, name: str, heading: str, caption: str, png: bytes) -> str:
     (out_dir / name).write_bytes(png)
     data = base64.b64encode(png).decode("ascii")
-    return _section(
+    return section(
         heading,
         f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(heading)}">'
         f"<figcaption>{html.escape(caption)} (also <code>{html.escape(name)}</code>)</figcaption>"
@@ -120,10 +123,10 @@ def _figure(out_dir: Path, name: str, heading: str, caption: str, png: bytes) ->
 def _summary_table(summary: Mapping[str, Any]) -> str:
     headers, rows = summary_cells(dict(summary))
     body = ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows]
-    return _table(headers, body)
+    return table(headers, body)
 
 
-def _table(headers: Sequence[str], rows: Sequence[str]) -> str:
+def table(headers: Sequence[str], rows: Sequence[str]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -159,10 +162,10 @@ def _errors(errors: Mapping[str, int]) -> str:
     if not errors:
         return ""
     rows = [f"<tr><td>{html.escape(k)}</td><td>{v:,}</td></tr>" for k, v in errors.items()]
-    return _section("Errors", f'<div class="errors">{_table(["Kind", "Count"], rows)}</div>')
+    return section("Errors", f'<div class="errors">{table(["Kind", "Count"], rows)}</div>')
 
 
-def _section(heading: str, content: str) -> str:
+def section(heading: str, content: str) -> str:
     return f"<section><h2>{html.escape(heading)}</h2>{content}</section>"
 
 

@@ -138,3 +138,53 @@ def sweep_png(steps: Sequence[Mapping[str, Any]], load_unit: str) -> bytes:
     for ax in (tput, ttft):
         ax.grid(alpha=0.3)
     return _png(fig)
+
+
+def frontier_png(points: Sequence[Mapping[str, Any]], clock: str) -> bytes:
+    """The tokenomics frontier: cost per 1M output tokens against p50 TTFT, and output tok/s per
+    GPU against tok/s per user. One solid curve per config over its loads (overall); a config
+    serving several workload classes adds a dashed curve per class (the fleet's cost per token
+    and throughput per GPU, its own latency and speed). Saturated steps are drawn hollow."""
+    plt = _pyplot()
+    fig, (cost_ax, speed_ax) = plt.subplots(1, 2, figsize=(12, 4.6))
+    configs = list(dict.fromkeys(p["config"] for p in points))
+    dashes = ("--", ":", "-.")
+    for i, config in enumerate(configs):
+        color = _COLORS[i % len(_COLORS)]
+        mine = [p for p in points if p["config"] == config]
+        classes = list(dict.fromkeys(p["tier"] for p in mine if p["tier"] != "all"))
+        for j, tier in enumerate(["all", *classes]):
+            curve = sorted((p for p in mine if p["tier"] == tier), key=lambda p: p["offered_rate"])
+            style = "-" if tier == "all" else dashes[(j - 1) % len(dashes)]
+            label = config if tier == "all" else f"{config} · {tier}"
+            marker = "o" if tier == "all" else "^"
+            for ax, x_key, y_key in (
+                (cost_ax, "p50_ttft_ms", "cost_per_mtok_out_usd"),
+                (speed_ax, "tok_s_per_user", "output_tok_s_per_gpu"),
+            ):
+                xs = [p.get(x_key) or np.nan for p in curve]
+                ys = [p.get(y_key) or np.nan for p in curve]
+                ax.plot(xs, ys, style, color=color, linewidth=1.6 if tier == "all" else 1.1,
+                        label=label, alpha=1.0 if tier == "all" else 0.8)  # fmt: skip
+                for p, x, y in zip(curve, xs, ys, strict=True):
+                    ax.plot([x], [y], marker, color=color, markersize=6,
+                            markerfacecolor="white" if p.get("saturated") else color)  # fmt: skip
+                    if tier == "all":
+                        ax.annotate(f"{p['offered_rate']:g}/s", (x, y), textcoords="offset points",
+                                    xytext=(4, 4), fontsize=7, color=color)  # fmt: skip
+    cost_ax.set(xlabel=f"p50 TTFT (ms, {clock})", ylabel="USD per 1M output tokens",
+                title="Cost per 1M output tokens vs TTFT")  # fmt: skip
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    cost_ax.set_xscale("log")
+    cost_ax.set_yscale("log")
+    for axis, fmt in ((cost_ax.xaxis, "{:g}"), (cost_ax.yaxis, "${:g}")):
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda v, _, f=fmt: f.format(float(f"{v:.3g}"))))
+        axis.set_minor_formatter(NullFormatter())
+    speed_ax.set(xlabel=f"tokens/s per user (p50, {clock})", ylabel="output tokens/s per GPU",
+                 title="Throughput per GPU vs speed per user")  # fmt: skip
+    for ax in (cost_ax, speed_ax):
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    return _png(fig)

@@ -100,6 +100,12 @@ async def _run(
     usage, note = await fetch_usage(session, config, started_at, started_at + wall + 1.0)
     if note:
         notes.append(note)
+    if usage is not None and config.warmup_s > 0:
+        notes.append(
+            "the gateway's usage and cost cover the whole run, warm-up included (it dates usage "
+            "by completion, so warm-up requests cannot be told apart); per-1M figures are ratios "
+            "and barely move"
+        )
     records = sorted(sender.records, key=lambda r: r.index)
     return RunResult(config, step, records, started_at, wall, gpus, gpus_source, usage, notes)
 

@@ -88,10 +88,14 @@ def main(args: argparse.Namespace) -> int:
         print(f"tokengate compare: {exc}", file=sys.stderr)
         return 2
     import uvloop
+    from rich.console import Console
 
     from loadtest.compare.run import run_compare
 
-    command = "tokengate compare " + shlex.join(sys.argv[2:]) if len(sys.argv) > 2 else ""
+    invoked = sys.argv[1:2] == ["compare"]  # not when called as a function (tests)
+    command = "tokengate compare " + shlex.join(sys.argv[2:]) if invoked else ""
+    # Piped to a file or CI log, rich would squeeze the 11-column table into 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=180)
     try:
         doc = uvloop.run(
             run_compare(
@@ -105,6 +109,7 @@ def main(args: argparse.Namespace) -> int:
                 report=args.report,
                 progress=args.progress,
                 command=command,
+                console=console,
             )
         )
     except (ConfigError, ValueError) as exc:

@@ -14,14 +14,15 @@ from typing import Any
 
 from gateway.config.loader import ConfigError, load_config
 from gateway.config.schema import GatewayConfig
+from gateway.metering.recorder import Recorder
 from gateway.metering.tokens import ChatOverhead, TokenCounter, load_encoding
 from gateway.observability.metrics import GatewayMetrics
 from gateway.pipeline.admission import Admission
 from gateway.pipeline.auth import Keyring
 from gateway.pipeline.context import RequestContext
-from gateway.metering.recorder import Recorder
 from gateway.scheduling.build import scheduler_policies, wanted_metrics_interval
 from gateway.scheduling.scheduler import Scheduler
+from gateway.scheduling.shared_slots import SharedSlots
 from gateway.scheduling.slots import LocalSlots, SlotLedger
 from gateway.state.config import store_from_config
 from gateway.upstream.backend import BackendState
@@ -60,7 +61,11 @@ class Gateway:
         self.health = HealthMonitor(self.pool, list(self.backends.values()))
         self.scraper = EngineLoadScraper(self.pool, list(self.backends.values()))
         self.store = store_from_config(config.state)
-        self.slots: SlotLedger = LocalSlots()
+        self.slots: SlotLedger = (
+            SharedSlots(self.store, self.backends.values(), config.state.lease_ttl_s / 3)
+            if config.state.kind == "redis"
+            else LocalSlots()
+        )
         self.schedulers: dict[str, Scheduler] = {}
         self.recorder = Recorder(self)
         self.admission = Admission(self)
@@ -92,6 +97,7 @@ class Gateway:
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self.recorder.stop()
+        self.slots.close()
         await self.pool.close()
         await self.store.close()
 
@@ -170,6 +176,16 @@ class Gateway:
                 await self.schedulers[ctx.model].release(grant, ctx.ticket, Usage(prompt, completion, cached))
         finally:
             await self.recorder.finish(ctx)
+
+    async def finished_work(self, within: float) -> bool:
+        """Wait for the releases and usage settles of every request answered so far (so an
+        admin report read from this replica includes them); False when ``within`` ran out."""
+        pending = list(self._tasks)
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=within)
+            if still:
+                return False
+        return await self.recorder.flushed(within)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -19,6 +19,13 @@ async def readyz(request: web.Request) -> web.Response:
     body = {
         "status": ("ready" if store.healthy else "degraded") if ready else "unavailable",
         "backends": backends,
-        "store": {"kind": store.kind, "state": store.state, "spooled": store.spooled},
+        # Degraded store: still ready (limits go local, usage spools), but say so.
+        "store": {
+            "kind": store.kind,
+            "state": store.state,
+            "spooled": store.spooled,
+            "last_error": store.last_error,
+            "degraded_since": store.degraded_since,
+        },
     }
     return web.json_response(body, status=200 if ready else 503)

@@ -1,15 +1,16 @@
 """Backend slots: who may hold one, and the ledger that hands them out.
 
 A backend has ``capacity`` slots. Tiers without ``use_reserve`` (the general
-class) may hold at most ``general_limit`` = floor((1 − reserve) · capacity) of
+class) may hold at most ``general_limit`` = floor((1 - reserve) · capacity) of
 them; reserve-using tiers may hold any slot. The local ledger counts in
-process; the shared ledger (Redis leases) makes several replicas share one
-backend's capacity.
+process; the shared ledger (``shared_slots.py``, leases in the Store) makes
+several replicas share one backend's capacity. ``Gateway`` picks the shared one
+when ``state.kind`` is ``redis``.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.upstream.backend import BackendState
 
@@ -24,6 +25,14 @@ class SlotLedger(Protocol):
     async def acquire(self, b: BackendState, lease_id: str, general: bool) -> bool: ...
 
     async def release(self, b: BackendState, lease_id: str, general: bool) -> None: ...
+
+    def close(self) -> None:
+        """Stop listening for releases and drop timers (the gateway is stopping)."""
+        ...
+
+    def snapshot(self) -> dict[str, Any]:
+        """For ``/admin/state``: what the ledger knows beyond this replica's own counts."""
+        ...
 
 
 class LocalSlots:
@@ -43,3 +52,9 @@ class LocalSlots:
 
     async def release(self, b: BackendState, lease_id: str, general: bool) -> None:
         return None
+
+    def close(self) -> None:
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {}

@@ -32,7 +32,6 @@ from gateway.streaming.sse import (
     carries_tokens,
     engine_error_of,
     error_frame,
-    frame,
     usage_of,
 )
 
@@ -146,6 +145,9 @@ async def _relay(
     paced = pacer.tokens_per_s is not None
     try:
         async for raw in upstream.content.iter_any():
+            # Chunks of one read that no floor or cap holds back leave together: their tokens
+            # are counted (pacer, meter) once per read, at the time they leave.
+            batched = 0
             for event in decoder.feed(raw):
                 data = event
                 if done:
@@ -169,19 +171,18 @@ async def _relay(
                     continue
                 if pacer.first_at is None or (paced and tokens):
                     # Floor or cap may make this chunk wait: flush what is ready first.
-                    if out:
-                        await client.write(b"".join(out))
-                        out.clear()
-                    await hold_until(pacer.earliest(tokens))
-                now = time.monotonic()
-                pacer.sent(tokens, now)
-                if tokens:
-                    result.chunks_with_tokens += 1
-                    if result.first_token_at is None:
-                        result.first_token_at = now
-                    if on_tokens is not None:
-                        on_tokens(tokens, now)
-                out.append(frame(data))
+                    when = pacer.earliest(tokens)
+                    if when > time.monotonic():
+                        if out:
+                            await client.write(b"".join(out))
+                            out.clear()
+                        await hold_until(when)
+                    _sent(pacer, result, on_tokens, tokens, time.monotonic())
+                else:
+                    batched += tokens  # neither first nor capped: nothing reads the pacer now
+                out += (b"data: ", data, b"\n\n")  # framed by the join below, one copy
+            if batched:
+                _sent(pacer, result, on_tokens, batched, time.monotonic())
             if out:
                 await client.write(b"".join(out))
                 out.clear()
@@ -200,6 +201,23 @@ async def _relay(
     await hold_until(pacer.not_before)  # even an error never beats the floor
     await client.write(b"".join(out))
     await client.close()
+
+
+def _sent(
+    pacer: Pacer,
+    result: StreamResult,
+    on_tokens: Callable[[int, float], None] | None,
+    chunks: int,
+    now: float,
+) -> None:
+    """``chunks`` chunks with output (one token each, as counted) leave at ``now``."""
+    pacer.sent(chunks, now)
+    if chunks:
+        result.chunks_with_tokens += chunks
+        if result.first_token_at is None:
+            result.first_token_at = now
+        if on_tokens is not None:
+            on_tokens(chunks, now)
 
 
 def _engine_error_frame(parsed: dict) -> bytes:

@@ -40,10 +40,14 @@ class SSEDecoder:
             buf = buf[: len(buf) - len(tail)].replace(b"\r\n", b"\n").replace(b"\r", b"\n") + tail
         events = buf.split(b"\n\n")
         self._buf = events.pop()
+        # Every event of every stream passes here. When the only newlines are the separators
+        # (one count per read, not a search per event), each ``data: `` event is one line.
+        one_line = buf.count(b"\n") == 2 * len(events) + self._buf.count(b"\n")
         out = []
         for ev in events:
-            data = _event_data(ev)
-            if data is not None:
+            if one_line and ev[:6] == b"data: ":
+                out.append(ev[6:])
+            elif (data := _event_data(ev)) is not None:
                 out.append(data)
         return out
 
@@ -53,8 +57,6 @@ class SSEDecoder:
 
 
 def _event_data(ev: bytes) -> bytes | None:
-    if ev.startswith(b"data: ") and b"\n" not in ev:
-        return ev[6:]  # the common case: one data line
     parts = []
     for line in ev.split(b"\n"):
         if line.startswith(b"data:"):
@@ -70,8 +72,12 @@ _TOKEN_FIELDS = (b'"content":', b'"text":', b'"reasoning_content":', b'"reasonin
 def carries_tokens(data: bytes) -> bool:
     """Whether a completion chunk carries generated output (not a role-only or usage-only chunk).
 
-    A byte scan, not a JSON parse: it runs for every chunk of every stream.
+    A byte scan, not a JSON parse: it runs for every chunk of every stream. The usual chunk,
+    ``"content":"<text>"`` without spaces, is answered by one search.
     """
+    i = data.find(b'"content":"')
+    if i >= 0 and data[i + 11 : i + 12] not in (b'"', b""):
+        return True
     if b'"tool_calls"' in data:
         return True
     for name in _TOKEN_FIELDS:
@@ -89,7 +95,9 @@ def carries_tokens(data: bytes) -> bool:
 
 def usage_of(data: bytes) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(usage, parsed chunk) when the chunk carries a non-null ``usage``; (None, None) otherwise."""
-    if b'"usage"' not in data or b'"usage":null' in data or b'"usage": null' in data:
+    # One search, from the end where engines put it: every chunk of a stream passes here.
+    i = data.rfind(b'"usage":')
+    if i < 0 or data[i + 8 : i + 13].lstrip()[:4] == b"null":
         return None, None
     try:
         parsed = json.loads(data)

@@ -167,6 +167,30 @@ async def test_a_client_that_leaves_mid_stream_is_metered_once_for_what_was_gene
         assert ("tokengate_usage_records_total", (("result", "duplicate"),)) not in metrics
 
 
+async def test_an_engine_dying_mid_stream_is_billed_for_what_was_generated() -> None:
+    async with gateway_stack(n_sims=1, patch=one_backend, time_scale=1.0) as stack:
+        stream = await stack.client().chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "Write a long story"}],
+            max_tokens=1500,
+            stream=True,
+        )
+        seen = 0
+        with pytest.raises(openai.APIError):
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    seen += 1
+                    if seen == 5:
+                        await stack.sims[0].kill()
+        await stack.settle()
+
+        _, records = await admin_get(stack.url, "/admin/usage/export")
+        (r,) = records
+        assert r["status"] == "upstream_error" and r["usage_source"] == "counted"
+        assert seen <= r["completion_tokens"] < 1500
+        assert r["charge_nano"] > 0
+
+
 async def test_rejected_requests_count_but_are_not_billed() -> None:
     async with gateway_stack(n_sims=1, patch=one_backend, time_scale=200) as stack:
         bad = stack.client("sk-not-a-key")

@@ -48,6 +48,7 @@ def demo_config(sim_urls: list[str], host: str = "127.0.0.1", port: int = 8080) 
                 "economy": {
                     "prices": {"input": 0.14, "cached_input": 0.028, "output": 0.28},
                     "min_ttft_ms": 2000,
+                    "dispatch_lead_ms": 500,  # queued 1.5 s of the floor, not holding a slot
                     "max_context": 65536,
                     "max_output_tokens_per_s": 40,
                     "priority": 0,

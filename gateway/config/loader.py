@@ -61,9 +61,12 @@ def _show(path: tuple[str | int, ...], value: Any) -> str:
 
 
 def substitute_env(
-    node: Any, env: Mapping[str, str], path: tuple[str | int, ...] = (), problems: list[Problem] | None = None
+    node: Any,
+    env: Mapping[str, str],
+    path: tuple[str | int, ...] = (),
+    problems: list[Problem] | None = None,
 ) -> Any:
-    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string, recording unset variables by path."""
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string; unset variables become problems."""
     problems = problems if problems is not None else []
     if isinstance(node, dict):
         return {k: substitute_env(v, env, (*path, str(k)), problems) for k, v in node.items()}
@@ -91,7 +94,7 @@ def parse_config(
     source: str = "config",
     extra_checks: Callable[[GatewayConfig], list[Problem]] | None = None,
 ) -> GatewayConfig:
-    """Validate a parsed YAML tree into a GatewayConfig, or raise ConfigError listing every problem."""
+    """Validate a parsed YAML tree into a GatewayConfig, or raise ConfigError with every problem."""
     if not isinstance(data, dict):
         raise ConfigError([((), "the config must be a mapping of sections", data)], source)
     problems: list[Problem] = []
@@ -121,11 +124,15 @@ def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Ga
     try:
         text = Path(path).read_text()
     except OSError as exc:
-        raise ConfigError([((), f"cannot read the file: {exc.strerror}", _MISSING)], source) from None
+        raise ConfigError(
+            [((), f"cannot read the file: {exc.strerror}", _MISSING)], source
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError([((), f"not valid YAML{where}: {getattr(exc, 'problem', exc)}", _MISSING)], source) from None
+        raise ConfigError(
+            [((), f"not valid YAML{where}: {getattr(exc, 'problem', exc)}", _MISSING)], source
+        ) from None
     return parse_config(data or {}, env=env, source=source)

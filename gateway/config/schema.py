@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from gateway.state.config import StateConfig
 
 Problem = tuple[tuple[str | int, ...], str, Any]  # (field path, message, value)
-PolicySpec = dict[str, Any]  # {"policy": name-or-module:Class, **params}; resolved by policies.registry
+PolicySpec = dict[
+    str, Any
+]  # {"policy": name-or-module:Class, **params}; resolved by policies.registry
 
 
 class Strict(BaseModel):
@@ -36,7 +38,9 @@ class ServerConfig(Strict):
 
 
 class TokenizerConfig(Strict):
-    encoding: str = Field("cl100k_base", description="tiktoken encoding name or a path to a .tiktoken file")
+    encoding: str = Field(
+        "cl100k_base", description="tiktoken encoding name or a path to a .tiktoken file"
+    )
     tokens_per_message: int = 3  # chat-format overhead, as OpenAI's cookbook counts it
     tokens_per_name: int = 1
     reply_priming_tokens: int = 3
@@ -69,7 +73,9 @@ class BackendConfig(Strict):
     capacity: int = Field(64, ge=1, description="concurrent requests the gateway lets it run")
     gpus: int = Field(1, ge=1)
     gpu_hour_usd: float = Field(0.0, ge=0)
-    reserve: float = Field(0.0, ge=0, lt=1, description="share of capacity only reserve tiers may use")
+    reserve: float = Field(
+        0.0, ge=0, lt=1, description="share of capacity only reserve tiers may use"
+    )
     timeouts: TimeoutsConfig = TimeoutsConfig()
     health: HealthConfig = HealthConfig()
 
@@ -87,7 +93,7 @@ class BackendConfig(Strict):
 
     @property
     def general_slots(self) -> int:
-        """Slots tiers without ``use_reserve`` may hold: floor((1 − reserve) · capacity)."""
+        """Slots tiers without ``use_reserve`` may hold: floor((1 - reserve) · capacity)."""
         return math.floor(self.capacity * (1.0 - self.reserve) + 1e-9)
 
 
@@ -113,10 +119,18 @@ class Prices(Strict):
 class TierConfig(Strict):
     prices: Prices = Prices()
     min_ttft_ms: float = Field(0.0, ge=0, description="deliberate TTFT floor")
+    dispatch_lead_ms: float | None = Field(
+        None,
+        ge=0,
+        description="spend the floor queued, not on a slot: dispatch no earlier than this "
+        "long before the floor (about the engine's TTFT); unset: dispatch as soon as released",
+    )
     ttft_target_ms: float | None = Field(
         None, gt=0, description="EDF deadline; defaults to max(min_ttft_ms, 1000)"
     )
-    max_output_tokens_per_s: float | None = Field(None, gt=0, description="speed cap after the first token")
+    max_output_tokens_per_s: float | None = Field(
+        None, gt=0, description="speed cap after the first token"
+    )
     max_context: int | None = Field(None, ge=1, description="prompt + max_tokens cap for this tier")
     on_overflow: Literal["reject", "truncate"] = "reject"
     max_output_tokens: int | None = Field(None, ge=1)
@@ -127,6 +141,13 @@ class TierConfig(Strict):
     batch: PolicySpec = Field(default_factory=lambda: {"policy": "continuous"})
     use_reserve: bool = False
     models: list[str] | Literal["*"] = "*"
+
+    @property
+    def dispatch_hold_s(self) -> float:
+        """How long after arrival the scheduler keeps the request off any slot (0: no gate)."""
+        if self.dispatch_lead_ms is None:
+            return 0.0
+        return max(0.0, self.min_ttft_ms - self.dispatch_lead_ms) / 1000.0
 
     @property
     def ttft_target_s(self) -> float:
@@ -192,7 +213,9 @@ class GatewayConfig(Strict):
         for i, b in enumerate(self.backends):
             for m in b.models:
                 if self.models and m not in self.models:
-                    problems.append((("backends", i, "models", m), "model not declared under 'models'", m))
+                    problems.append(
+                        (("backends", i, "models", m), "model not declared under 'models'", m)
+                    )
         for m in self.models:
             if m not in served:
                 problems.append((("models", m), "no backend serves this model", m))

@@ -9,13 +9,27 @@ from policies import registry
 
 def scheduler_policies(config: GatewayConfig, model: str) -> SchedulerPolicies:
     m = config.models.get(model)
-    queue_spec, queue_field = (m.queue, f"models.{model}.queue") if m and m.queue else (config.scheduler.queue, "scheduler.queue")
-    route_spec, route_field = (m.route, f"models.{model}.route") if m and m.route else (config.scheduler.route, "scheduler.route")
+    queue_spec, queue_field = (
+        (m.queue, f"models.{model}.queue")
+        if m and m.queue
+        else (config.scheduler.queue, "scheduler.queue")
+    )
+    route_spec, route_field = (
+        (m.route, f"models.{model}.route")
+        if m and m.route
+        else (config.scheduler.route, "scheduler.route")
+    )
     return SchedulerPolicies(
         queue_factory=registry.factory("queue", queue_spec, queue_field),
         router=registry.build("route", route_spec, route_field),
-        batchers={name: registry.build("batch", t.batch, f"tiers.{name}.batch") for name, t in config.tiers.items()},
+        batchers={
+            name: registry.build("batch", t.batch, f"tiers.{name}.batch")
+            for name, t in config.tiers.items()
+        },
         default_batcher=registry.build("batch", {"policy": "continuous"}, "tiers.*.batch"),
+        holds={
+            name: t.dispatch_hold_s for name, t in config.tiers.items() if t.dispatch_hold_s > 0
+        },
     )
 
 

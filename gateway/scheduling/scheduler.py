@@ -9,6 +9,13 @@ reserve-using tiers take reserved slots first and borrow general slots only
 when no general ticket is waiting (no preemption: a borrowed slot is held to
 the end of its request).
 
+A tier with a TTFT floor and ``dispatch_lead_ms`` spends the floor in the queue,
+not on a slot: a released group enters the ready queue no earlier than its
+oldest ticket's ``arrival + hold`` (``hold`` = floor - lead, see
+``TierConfig.dispatch_hold_s``). Until then it is *gated*. Without the gate a
+floor tier holds engine slots idle for the whole floor while its finished
+output waits in the relay, and a flood of it keeps faster tiers out.
+
 The dispatch loop is one task that sleeps on an event: arrivals, releases,
 cancellations, health changes and timers (a batch window closing, a queue
 deadline) set it. It never polls.
@@ -17,6 +24,7 @@ deadline) set it. It never polls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import math
@@ -32,7 +40,7 @@ from gateway.upstream.backend import BackendState
 from policies.protocols import BatchPolicy, QueuePolicy, QueueView, RoutePolicy
 from policies.ticket import Ticket, Usage
 
-_HELD, _READY, _DONE = 0, 1, 2
+_HELD, _GATED, _READY, _DONE = 0, 1, 2, 3
 
 
 class QueueTimeout(Exception):
@@ -81,11 +89,12 @@ class SchedulerPolicies:
     router: RoutePolicy
     batchers: Mapping[str, BatchPolicy]  # by tier name
     default_batcher: BatchPolicy
+    holds: Mapping[str, float] = field(default_factory=dict)  # tier → seconds gated after arrival
 
 
 @dataclass(slots=True)
 class _Rate:
-    """Recent dispatch rate, for honest Retry-After values."""
+    """Events per second over the last 64, measured up to now (a lull since the last counts)."""
 
     stamps: deque[float] = field(default_factory=lambda: deque(maxlen=64))
 
@@ -93,10 +102,9 @@ class _Rate:
         self.stamps.append(now)
 
     def per_s(self, now: float) -> float:
-        if len(self.stamps) < 2:
+        if not self.stamps:
             return 0.0
-        span = max(now - self.stamps[0], 1e-3)
-        return len(self.stamps) / span
+        return len(self.stamps) / max(now - self.stamps[0], 1e-3)
 
 
 class Scheduler:
@@ -113,15 +121,22 @@ class Scheduler:
         self.slots = slots
         self.clock = clock
         self._policies = policies
-        self._ready: dict[bool, QueuePolicy] = {True: policies.queue_factory(), False: policies.queue_factory()}
+        self._ready: dict[bool, QueuePolicy] = {
+            True: policies.queue_factory(),
+            False: policies.queue_factory(),
+        }
         self._held: dict[str, HeldTickets] = {}
+        self._gated: list[tuple[float, int, Ticket]] = []  # (gate opens, seq, ticket), lazy removal
+        self._n_gated = 0
         self._waiters: dict[Ticket, _Waiter] = {}
         self._deadlines: list[tuple[float, int, Ticket]] = []
         self._wake = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
         self._task: asyncio.Task[None] | None = None
-        self._rate = _Rate()
+        self._rate = _Rate()  # dispatches, for the state report
+        self._freed = _Rate()  # slots given back: what a waiting ticket really waits for
+        self._watchers: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
         self._lease_seq = itertools.count()
         self.dispatched = 0
         self.timed_out = 0
@@ -132,7 +147,9 @@ class Scheduler:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"scheduler:{self.model}")
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"scheduler:{self.model}"
+            )
 
     async def stop(self) -> None:
         for b in self.backends:
@@ -141,10 +158,8 @@ class Scheduler:
             self._timer.cancel()
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     def wake(self) -> None:
@@ -171,7 +186,7 @@ class Scheduler:
         return [b for b in self.backends if b.healthy]
 
     async def acquire(self, ticket: Ticket, exclude: frozenset[str] = frozenset()) -> Grant:
-        """Wait for a slot. Raises NoLiveBackend, QueueTimeout; cancelling the caller leaves the queue."""
+        """Wait for a slot (or NoLiveBackend, QueueTimeout); a cancelled caller leaves the queue."""
         now = self.clock()
         if not any(b.healthy and b.name not in exclude for b in self.backends):
             raise NoLiveBackend(self._retry_after(now))
@@ -207,6 +222,7 @@ class Scheduler:
             if grant.reserved:
                 b.reserved_inflight -= 1
         b.inflight_tokens -= ticket.expected_tokens
+        self._freed.add(self.clock())
         self._ready[not ticket.use_reserve].on_finish(ticket, usage)
         try:
             await self.slots.release(b, grant.lease_id, grant.general)
@@ -229,6 +245,7 @@ class Scheduler:
             "model": self.model,
             "waiting": self.waiting(),
             "held": {tier: len(h) for tier, h in self._held.items() if h},
+            "gated": self._n_gated,
             "ready": {"general": len(self._ready[True]), "reserve": len(self._ready[False])},
             "waiting_by_tier": self.waiting_by_tier(),
             "dispatched": self.dispatched,
@@ -248,9 +265,32 @@ class Scheduler:
         now = self.clock()
         wake_at = self._expire(now)
         wake_at = min(wake_at, self._release_batches(now))
+        wake_at = min(wake_at, self._open_gates(now))
         await self._dispatch(general=True)
         await self._dispatch(general=False)
         self._arm(wake_at)
+        self._notify_watchers()
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Return once ``predicate()`` holds, re-checked after every dispatch pass (no polling).
+
+        For tests and tools that must see a scheduler state (tickets held, a group released).
+        """
+        if predicate():
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (predicate, future)
+        self._watchers.append(entry)
+        try:
+            await future
+        finally:
+            if entry in self._watchers:
+                self._watchers.remove(entry)
+
+    def _notify_watchers(self) -> None:
+        for predicate, future in list(self._watchers):
+            if not future.done() and predicate():
+                future.set_result(None)
 
     def _expire(self, now: float) -> float:
         """Fail tickets past their deadline; return the next deadline."""
@@ -267,7 +307,8 @@ class Scheduler:
             self._forget(waiter)
             self.timed_out += 1
             no_backend = not self.live()
-            waiter.future.set_exception(QueueTimeout(self._retry_after(now), no_backend))
+            retry = self._retry_after(now, waited=now - waiter.enqueued)
+            waiter.future.set_exception(QueueTimeout(retry, no_backend))
         return math.inf
 
     def _release_batches(self, now: float) -> float:
@@ -282,7 +323,7 @@ class Scheduler:
         }
         ready_tokens: dict[str, int] = {}
         for w in self._waiters.values():
-            if w.stage == _READY:
+            if w.stage in (_GATED, _READY):
                 tier = w.ticket.tier
                 ready_tokens[tier] = ready_tokens.get(tier, 0) + w.ticket.expected_tokens
         wake_at = math.inf
@@ -295,14 +336,39 @@ class Scheduler:
             batcher = policies.batchers.get(tier, policies.default_batcher)
             decision = batcher.plan(view, max(free[general], 0), now)
             if decision.count > 0:
-                queue = self._ready[general]
-                for t in held.take(decision.count):
-                    self._waiters[t].stage = _READY
-                    queue.push(t)
-                free[general] -= decision.count
+                group = held.take(decision.count)
+                gate = group[0].arrival + policies.holds.get(tier, 0.0)  # the oldest's gate
+                if gate > now:
+                    for t in group:
+                        self._waiters[t].stage = _GATED
+                        heapq.heappush(self._gated, (gate, t.seq, t))
+                    self._n_gated += len(group)
+                else:
+                    queue = self._ready[general]
+                    for t in group:
+                        self._waiters[t].stage = _READY
+                        queue.push(t)
+                    free[general] -= decision.count
             if decision.wake_at is not None and held:
                 wake_at = min(wake_at, decision.wake_at)
         return wake_at
+
+    def _open_gates(self, now: float) -> float:
+        """Move gated tickets whose gate opened into their ready queue; return the next gate."""
+        gated = self._gated
+        while gated:
+            gate, _, t = gated[0]
+            waiter = self._waiters.get(t)
+            if waiter is None or waiter.stage != _GATED:
+                heapq.heappop(gated)  # left while gated; already uncounted
+                continue
+            if gate > now:
+                return gate
+            heapq.heappop(gated)
+            waiter.stage = _READY
+            self._n_gated -= 1
+            self._ready[not t.use_reserve].push(t)
+        return math.inf
 
     async def _dispatch(self, general: bool) -> None:
         queue = self._ready[general]
@@ -368,6 +434,8 @@ class Scheduler:
             held = self._held.get(t.tier)
             if held is not None:
                 held.discard(t)
+        elif waiter.stage == _GATED:
+            self._n_gated -= 1  # its heap entry dies in place
         elif waiter.stage == _READY:
             self._ready[not t.use_reserve].remove(t)
         waiter.stage = _DONE
@@ -392,10 +460,14 @@ class Scheduler:
         self._timer_at = math.inf
         self._wake.set()
 
-    def _retry_after(self, now: float) -> float:
-        """Seconds until the queue ahead would have drained at the recent dispatch rate."""
-        rate = self._rate.per_s(now)
-        ahead = len(self._waiters)
+    def _retry_after(self, now: float, waited: float = 1.0) -> float:
+        """Whole seconds until the queue ahead would drain at the rate slots recently freed.
+
+        The rate is of releases, not dispatches: when every slot is held by long requests a
+        burst of past dispatches says nothing about when the next slot frees. With no release
+        seen at all, the ticket waited ``waited`` without one freeing: at least that long.
+        """
+        rate = self._freed.per_s(now)
         if rate <= 0:
-            return 1.0
-        return float(min(60, max(1, math.ceil(ahead / rate))))
+            return float(min(60, max(1, math.ceil(waited))))
+        return float(min(60, max(1, math.ceil((len(self._waiters) + 1) / rate))))

@@ -70,12 +70,16 @@ async def prepare_prompt(
                 code="max_tokens_exceeded",
             )
         wanted = tier.max_output_tokens
-    reply = wanted if wanted is not None else (tier.max_output_tokens or 1)
+    # A reply the client did not size needs room for one token (it then gets what is left, up
+    # to the tier's limit): the cap is never enforced against a number nobody asked for. When
+    # truncation is needed anyway, it makes room for the tier's usual reply.
+    reply = wanted if wanted is not None else 1
+    room = wanted if wanted is not None else min(tier.max_output_tokens or 1, cap // 2)
 
     truncated = 0
     payload = dict(raw)
     if prompt_tokens + reply > cap and tier.on_overflow == "truncate" and chat and messages:
-        kept, truncated, prompt_tokens = drop_oldest_messages(counter, messages, cap - reply, tools)
+        kept, truncated, prompt_tokens = drop_oldest_messages(counter, messages, cap - room, tools)
         payload["messages"] = kept
     if prompt_tokens + reply > cap:
         limit_note = (

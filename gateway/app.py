@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway.api import admin, chat, completions, health, metrics, models
+from gateway.api import admin, chat, completions, health, metrics, models, reload
 from gateway.api.keys import GATEWAY, REQUEST_ID
 from gateway.config.schema import GatewayConfig
 from gateway.errors import APIError
@@ -81,4 +81,5 @@ def create_app(config: GatewayConfig, gateway: Gateway | None = None) -> web.App
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", metrics.metrics)
     admin.add_routes(app)
+    reload.add_routes(app)
     return app

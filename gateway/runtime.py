@@ -53,8 +53,11 @@ def generation_of(config: GatewayConfig) -> Generation:
 
 
 class Gateway:
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(
+        self, config: GatewayConfig, config_path: str | os.PathLike[str] | None = None
+    ) -> None:
         self.runtime = generation_of(config)
+        self.config_path = config_path  # what reload re-reads; None: built in memory (demo, tests)
         self.metrics = GatewayMetrics()
         self.backends = {b.name: BackendState(b) for b in config.backends}
         self.pool = UpstreamPool()
@@ -112,8 +115,14 @@ class Gateway:
 
     # -- hot reload ------------------------------------------------------------------------
 
-    async def reload_from(self, path: str | os.PathLike[str]) -> list[str]:
-        """Re-read ``path``; apply it whole or not at all. Returns the problems (empty: applied)."""
+    async def reload_from(self, path: str | os.PathLike[str] | None = None) -> list[str]:
+        """Re-read ``path`` (default: ``config_path``); apply it whole or not at all.
+
+        Returns the problems, each led by its field path (empty: applied).
+        """
+        path = self.config_path if path is None else path
+        if path is None:
+            return ["(top level): the gateway was not started from a config file"]
         try:
             config = load_config(path)
         except ConfigError as exc:

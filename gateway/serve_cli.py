@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -92,10 +91,11 @@ async def _run_file(path: Path, cfg: Any, host: str | None, port: int | None) ->
     from gateway.server import serve_forever, start_gateway
 
     running = await start_gateway(cfg, host, port)
+    running.gateway.config_path = path  # what SIGHUP and POST /admin/reload re-read
     logging.getLogger("tokengate").info("tokengate listening on %s (config %s)", running.url, path)
 
     def reload() -> None:
-        asyncio.get_running_loop().create_task(running.gateway.reload_from(path))
+        running.gateway.spawn(running.gateway.reload_from())  # spawn keeps the task referenced
 
     await serve_forever(running, reload)
     return 0

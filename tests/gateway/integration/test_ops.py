@@ -40,6 +40,8 @@ async def test_healthz_and_readyz_follow_the_backends() -> None:
                 model=MODEL, messages=HELLO, max_tokens=2, stream=stream
             )
             assert raw.headers["x-tokengate-backend"] == "sim1"
+            if stream:
+                assert [c async for c in raw.parse()]  # read to the end: frees the connection
 
         await stack.sims[1].kill()
         await _all_down(stack)

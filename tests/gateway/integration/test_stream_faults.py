@@ -75,15 +75,16 @@ async def test_engine_death_mid_stream_ends_with_error_event_and_done() -> None:
         client = stack.client()
         stream = await client.chat.completions.create(**LONG, stream=True)
         got = 0
-        with pytest.raises(openai.APIError):
-            async for chunk in stream:
-                if chunk.choices and chunk.choices[0].delta.content:
-                    got += 1
-                    if got == 1:
-                        backend_sim = (
-                            stack.sims[0] if stack.backend("sim0").inflight else stack.sims[1]
-                        )
-                        await backend_sim.kill()
+        async with stream:  # closes the connection the error left open
+            with pytest.raises(openai.APIError):
+                async for chunk in stream:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        got += 1
+                        if got == 1:
+                            backend_sim = (
+                                stack.sims[0] if stack.backend("sim0").inflight else stack.sims[1]
+                            )
+                            await backend_sim.kill()
         assert got >= 1
         await stack.settle()
 

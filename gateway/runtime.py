@@ -47,7 +47,9 @@ def generation_of(config: GatewayConfig) -> Generation:
     t = config.tokenizer
     counter = TokenCounter(
         load_encoding(t.encoding),
-        ChatOverhead(t.tokens_per_message, t.tokens_per_name, t.reply_priming_tokens, t.image_tokens),
+        ChatOverhead(
+            t.tokens_per_message, t.tokens_per_name, t.reply_priming_tokens, t.image_tokens
+        ),
     )
     return Generation(config, Keyring(config.keys), counter)
 
@@ -139,7 +141,8 @@ class Gateway:
         """Swap tiers, keys, policies and backend limits; queued and in-flight requests carry on."""
         old = self.config
         problems = []
-        if {b.name: set(b.models) for b in config.backends} != {b.name: set(b.models) for b in old.backends}:
+        served = {b.name: set(b.models) for b in config.backends}
+        if served != {b.name: set(b.models) for b in old.backends}:
             problems.append("backends: adding or removing backends or their models needs a restart")
         if config.state != old.state:
             problems.append("state: changing the state store needs a restart")
@@ -150,7 +153,7 @@ class Gateway:
         try:
             generation = generation_of(config)
             policies = {m: scheduler_policies(config, m) for m in self.schedulers}
-        except Exception as exc:  # noqa: BLE001 - any failure keeps the old config running
+        except Exception as exc:  # any failure keeps the old config running
             return [f"{type(exc).__name__}: {exc}"]
         for b in config.backends:
             self.backends[b.name].config = b
@@ -182,7 +185,8 @@ class Gateway:
         prompt, cached, completion, _ = ctx.usage_tokens()
         try:
             if grant is not None and ctx.ticket is not None:
-                await self.schedulers[ctx.model].release(grant, ctx.ticket, Usage(prompt, completion, cached))
+                usage = Usage(prompt, completion, cached)
+                await self.schedulers[ctx.model].release(grant, ctx.ticket, usage)
         finally:
             await self.recorder.finish(ctx)
 

@@ -25,12 +25,14 @@ class RecordingEngine:
 
     def __init__(self) -> None:
         self.seen: list[CIMultiDict[str]] = []
+        self.bodies: list[dict[str, Any]] = []
         self.port = 0
         self._runner: web.AppRunner | None = None
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         self.seen.append(request.headers.copy())
         body = await request.json()
+        self.bodies.append(body)
         usage = {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
         if body.get("stream"):
             resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
@@ -119,7 +121,9 @@ async def test_client_key_never_forwarded_backend_key_is(
     env = {"ENGINE_KEY": BACKEND_KEY}
     async with gateway_stack(n_sims=0, patch=_only(engine.port, backend_key), env=env) as stack:
         client = stack.client(KEYS["fast"])
-        whole = await client.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=1)
+        whole = await client.chat.completions.create(
+            model=MODEL, messages=HELLO, max_tokens=1, extra_body={"top_k": 20, "min_p": 0.1}
+        )
         assert whole.choices[0].message.content == "hi"
         chunks = [
             c
@@ -137,6 +141,11 @@ async def test_client_key_never_forwarded_backend_key_is(
             else:
                 assert headers["Authorization"] == f"Bearer {BACKEND_KEY}"
         assert all(h["X-Request-Id"].startswith("req_") for h in generations)
+        # The engine gets its own model name, engine extensions untouched, usage always asked.
+        first, streamed = engine.bodies
+        assert first["model"] == "engine-model"
+        assert first["top_k"] == 20 and first["min_p"] == 0.1
+        assert streamed["stream_options"] == {"include_usage": True}
 
 
 async def test_sim_with_backend_key_serves_through_the_gateway() -> None:

@@ -23,8 +23,9 @@ LONG = 4000  # tokens: ~30 s on the engine at time scale 1, far longer than any 
 async def _occupy(client: openai.AsyncOpenAI) -> None:
     """A long stream, read slowly to its end (the test cancels it)."""
     stream = await client.chat.completions.create(**chat_args(max_tokens=LONG), stream=True)
-    async for _ in stream:
-        pass
+    async with stream:  # closed also when the test cancels it
+        async for _ in stream:
+            pass
 
 
 async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:

@@ -20,7 +20,7 @@ async def run_demo(host: str, port: int, time_scale: float) -> int:
     for sim in sims:
         await sim.start()
     try:
-        cfg = demo_config([s.url for s in sims], host, port)
+        cfg = demo_config([s.url for s in sims], host, port, time_scale)
         running = await start_gateway(cfg, host, port)
         print(banner(running.url, time_scale), flush=True)
         await serve_forever(running)

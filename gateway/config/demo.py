@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from gateway.config.loader import parse_config
 from gateway.config.schema import GatewayConfig
 
@@ -16,8 +18,19 @@ DEMO_KEYS = {
 }
 
 
-def demo_config(sim_urls: list[str], host: str = "127.0.0.1", port: int = 8080) -> GatewayConfig:
-    """The demo as a config tree, so it passes the same validation as a file would."""
+GPU_HOUR_USD = 2.0
+
+
+def demo_config(
+    sim_urls: list[str], host: str = "127.0.0.1", port: int = 8080, time_scale: float = 1.0
+) -> GatewayConfig:
+    """The demo as a config tree, so it passes the same validation as a file would.
+
+    Metering runs on the wall clock while the simulated GPUs run ``time_scale`` times faster,
+    so a wall-clock hour buys ``time_scale`` GPU-hours of work: the price per wall hour is
+    scaled with it, which keeps the metered cost per token that of a real H100 at $2/hour.
+    """
+    gpu_hour_usd = GPU_HOUR_USD * (time_scale if math.isfinite(time_scale) else 1.0)
     return parse_config(
         {
             "server": {"host": host, "port": port},
@@ -28,7 +41,7 @@ def demo_config(sim_urls: list[str], host: str = "127.0.0.1", port: int = 8080) 
                     "models": {DEMO_MODEL: DEMO_ENGINE_MODEL},
                     "capacity": 64,
                     "gpus": 1,
-                    "gpu_hour_usd": 2.0,
+                    "gpu_hour_usd": gpu_hour_usd,
                     "reserve": 0.25,
                     "health": {"interval_s": 2.0},
                 }

@@ -119,9 +119,7 @@ class TokenCounter:
                 kind = part.get("type")
                 if kind == "text":
                     n += self.text(str(part.get("text", "")))
-                elif kind in ("image_url", "input_image", "image"):
-                    n += self.overhead.image
-                elif kind == "input_audio":
+                elif kind in ("image_url", "input_image", "image") or kind == "input_audio":
                     n += self.overhead.image
         return n
 

@@ -68,7 +68,12 @@ class RequestContext:
         if u is not None:
             details = u.get("prompt_tokens_details") or {}
             cached = int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
-            return int(u.get("prompt_tokens") or 0), cached, int(u.get("completion_tokens") or 0), "engine"
+            return (
+                int(u.get("prompt_tokens") or 0),
+                cached,
+                int(u.get("completion_tokens") or 0),
+                "engine",
+            )
         if self.grant is None:
             return 0, 0, 0, "counted"
         return self.prompt_tokens, 0, self.chunks_with_tokens, "counted"

@@ -38,7 +38,9 @@ def test_minimal_config_gets_defaults() -> None:
 
 
 def test_env_substitution_and_defaults() -> None:
-    data = minimal(backends=[{"name": "a", "url": "${URL:-http://x:1}", "models": ["m"], "api_key": "${K}"}])
+    data = minimal(
+        backends=[{"name": "a", "url": "${URL:-http://x:1}", "models": ["m"], "api_key": "${K}"}]
+    )
     cfg = parse_config(data, env={"K": "secret-key"})
     assert cfg.backends[0].url == "http://x:1"
     assert cfg.backends[0].api_key == "secret-key"
@@ -47,7 +49,9 @@ def test_env_substitution_and_defaults() -> None:
 
 def test_every_problem_is_reported_with_path_and_value() -> None:
     data = minimal(
-        backends=[{"name": "a", "url": "ftp://nope", "models": ["m"], "capacity": 0, "reserve": 1.5}],
+        backends=[
+            {"name": "a", "url": "ftp://nope", "models": ["m"], "capacity": 0, "reserve": 1.5}
+        ],
         tiers={"std": {"min_ttft_ms": -1, "batch": {"policy": "wibble"}}},
     )
     lines = problems(data)
@@ -58,7 +62,10 @@ def test_every_problem_is_reported_with_path_and_value() -> None:
 
 
 def test_cross_references_name_the_field() -> None:
-    data = minimal(keys=[{"key": "sk-test-123456", "tenant": "t", "tier": "gold"}], models={"m": {}, "ghost": {}})
+    data = minimal(
+        keys=[{"key": "sk-test-123456", "tenant": "t", "tier": "gold"}],
+        models={"m": {}, "ghost": {}},
+    )
     lines = problems(data)
     assert "keys[0].tier: unknown tier (tiers: std) (value: 'gold')" in lines
     assert "models.ghost: no backend serves this model (value: 'ghost')" in lines
@@ -88,7 +95,12 @@ def test_unknown_fields_are_errors() -> None:
 
 
 def test_examples_and_demo_validate() -> None:
-    env = {"TOKENGATE_KEY": "sk-example-1234", "ACME_KEY": "sk-acme-12345", "RESEARCH_KEY": "sk-lab-123456", "ADMIN_KEY": "sk-admin-1234"}
+    env = {
+        "TOKENGATE_KEY": "sk-example-1234",
+        "ACME_KEY": "sk-acme-12345",
+        "RESEARCH_KEY": "sk-lab-123456",
+        "ADMIN_KEY": "sk-admin-1234",
+    }
     for path in sorted(EXAMPLES.glob("*.yaml")):
         load_config(path, env=env)
     demo = demo_config(["http://127.0.0.1:1", "http://127.0.0.1:2"])

@@ -6,14 +6,22 @@ import json
 
 import pytest
 
-from gateway.streaming.sse import DONE, SSEDecoder, carries_tokens, engine_error_of, error_frame, frame, usage_of
+from gateway.streaming.sse import (
+    DONE,
+    SSEDecoder,
+    carries_tokens,
+    engine_error_of,
+    error_frame,
+    frame,
+    usage_of,
+)
 
 STREAM = (
     b'data: {"a":1}\n\n'
     b": ping\n\n"
     b'data: {"b":\n'
     b"data: 2}\n\n"
-    b"event: message\r\ndata: {\"c\":3}\r\n\r\n"
+    b'event: message\r\ndata: {"c":3}\r\n\r\n'
     b"data: [DONE]\n\n"
 )
 
@@ -69,5 +77,7 @@ def test_usage_of() -> None:
 
 
 def test_engine_error_of() -> None:
-    assert engine_error_of(b'{"error":{"message":"boom","code":500}}') == {"error": {"message": "boom", "code": 500}}
+    assert engine_error_of(b'{"error":{"message":"boom","code":500}}') == {
+        "error": {"message": "boom", "code": 500}
+    }
     assert engine_error_of(b'{"choices":[{"delta":{"content":"error"}}]}') is None

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.metering.tokens import ChatOverhead, EncodingUnavailable, TokenCounter, drop_oldest_messages, load_encoding
+from gateway.metering.tokens import (
+    ChatOverhead,
+    EncodingUnavailable,
+    TokenCounter,
+    drop_oldest_messages,
+    load_encoding,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +44,15 @@ def test_name_and_content_parts(counter: TokenCounter) -> None:
     named = counter.messages([{"role": "user", "content": "hello world", "name": "bob"}])
     assert named - plain == 1 + 1  # per-name overhead + "bob"
     parts = counter.messages(
-        [{"role": "user", "content": [{"type": "text", "text": "hello world"}, {"type": "image_url", "image_url": {}}]}]
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "hello world"},
+                    {"type": "image_url", "image_url": {}},
+                ],
+            }
+        ]
     )
     assert parts - plain == ChatOverhead().image
 

@@ -117,7 +117,6 @@ async def test_open_loop_never_waits_for_responses(tmp_path: Path) -> None:
     assert all(r.ok for r in records)
     # Requests kept leaving on schedule while the server was busy with the first one...
     assert sum(1 for r in records if r.sent_s < records[0].end_s) >= 4
-    assert max(r.schedule_lag_ms for r in records) < 50
     # ...so the queue shows: each waits for all before it (≈ 96 ms of service each).
     e2e = [r.e2e_ms for r in records]
     assert e2e == sorted(e2e)

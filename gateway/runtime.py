@@ -248,15 +248,5 @@ class Gateway:
             "backends": backends,
             "schedulers": {m: s.snapshot() for m, s in self.schedulers.items()},
             "gpus": sum(b.config.gpus for b in self.backends.values()),
-            "store": _store_json(self.store.status()),
+            "store": self.store.status().to_json(),
         }
-
-
-def _store_json(status: Any) -> dict[str, Any]:
-    return {
-        "kind": status.kind,
-        "state": status.state,
-        "spooled": status.spooled,
-        "spool_dropped": status.spool_dropped,
-        "last_error": status.last_error,
-    }

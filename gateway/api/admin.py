@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
 
 from aiohttp import web
 
@@ -27,7 +26,7 @@ from gateway.api.keys import GATEWAY
 from gateway.errors import APIError, error_body
 from gateway.pipeline.auth import authenticate_admin
 from gateway.runtime import Gateway
-from gateway.state.store import StoreStatus, StoreUnavailableError
+from gateway.state.store import StoreUnavailableError
 from gateway.state.usage import GROUP_FIELDS, UsageFilter, record_json
 
 DEFAULT_GROUP_BY = ("tenant", "tier")
@@ -150,18 +149,6 @@ async def export(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def store_json(status: StoreStatus) -> dict[str, Any]:
-    return {
-        "kind": status.kind,
-        "state": status.state,
-        "healthy": status.healthy,
-        "spooled": status.spooled,
-        "spool_dropped": status.spool_dropped,
-        "last_error": status.last_error,
-        "degraded_since": status.degraded_since,
-    }
-
-
 async def state(request: web.Request) -> web.Response:
     gw = _gateway(request)
     body = gw.state_snapshot()
@@ -177,7 +164,7 @@ async def state(request: web.Request) -> web.Response:
         b["cost"] = meter
         if name in fleet:
             b["fleet"] = fleet[name]
-    body["store"] = store_json(gw.store.status())
+    body["store"] = gw.store.status().to_json()
     return web.json_response(body)
 
 

@@ -20,12 +20,6 @@ async def readyz(request: web.Request) -> web.Response:
         "status": ("ready" if store.healthy else "degraded") if ready else "unavailable",
         "backends": backends,
         # Degraded store: still ready (limits go local, usage spools), but say so.
-        "store": {
-            "kind": store.kind,
-            "state": store.state,
-            "spooled": store.spooled,
-            "last_error": store.last_error,
-            "degraded_since": store.degraded_since,
-        },
+        "store": store.to_json(),
     }
     return web.json_response(body, status=200 if ready else 503)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from gateway.metering.record import UsageRecord
 from gateway.state.usage import UsageFilter, UsageReport
@@ -156,6 +156,18 @@ class StoreStatus:
     @property
     def healthy(self) -> bool:
         return self.state == "healthy"
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape ``/admin/state`` and ``/readyz`` report."""
+        return {
+            "kind": self.kind,
+            "state": self.state,
+            "healthy": self.healthy,
+            "spooled": self.spooled,
+            "spool_dropped": self.spool_dropped,
+            "last_error": self.last_error,
+            "degraded_since": self.degraded_since,
+        }
 
 
 class Store(Protocol):

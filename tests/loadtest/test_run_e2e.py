@@ -117,13 +117,16 @@ async def test_open_loop_never_waits_for_responses(tmp_path: Path) -> None:
     assert all(r.ok for r in records)
     # Requests kept leaving on schedule while the server was busy with the first one...
     assert sum(1 for r in records if r.sent_s < records[0].end_s) >= 4
-    # ...so the queue shows: each waits for all before it (≈ 96 ms of service each).
+    # ...so the queue shows: each waits for all before it (≈ 96 ms of service each, 20 ms apart),
+    # the later half longer than the earlier (neighbours may swap by a millisecond of jitter).
     e2e = [r.e2e_ms for r in records]
-    assert e2e == sorted(e2e)
+    assert max(e2e[:5]) < min(e2e[5:])
     assert e2e[-1] > 4 * e2e[0]
-    # One closed-loop user never queues, so it sees only the service time.
+    # One closed-loop user never queues behind itself, so it typically sees only the service
+    # time (the median, not the max: the engine may still be finishing the open loop's tail).
     closed_e2e = sorted(r.e2e_ms for r in closed.records)
-    assert closed_e2e[-1] < 2 * closed_e2e[0]
+    assert closed_e2e[len(closed_e2e) // 2] < 2 * closed_e2e[0]
+    assert closed_e2e[len(closed_e2e) // 2] * 2 < e2e[-1]
     assert all(r.intended_s == r.sent_s for r in closed.records)
 
 
@@ -215,6 +218,13 @@ async def test_a_crashed_server_yields_error_records_not_a_crash(tmp_path: Path)
 
 
 async def test_sweep_stops_at_saturation(tmp_path: Path) -> None:
+    """A sweep runs step after step and stops at the first load its rule calls saturated.
+
+    Which load that is depends on wall-clock throughput of short steps (the rule itself is
+    tested on hand-made numbers in test_sweep.py); here the sim runs 2 sequences at a time,
+    so going from 16 to 32 to 64 users cannot double throughput: it must stop by 64.
+    """
+    loads = [1, 2, 16, 32, 64]
     async with SimServer(
         preset="h100-llama3.1-8b", model=MODEL, time_scale=20.0, max_num_seqs=2
     ) as sim:
@@ -222,15 +232,14 @@ async def test_sweep_stops_at_saturation(tmp_path: Path) -> None:
             sim,
             tiers=[{"api_key": "k"}],
             duration_s=0.3,
-            profile={"kind": "sweep", "arrival": "concurrency", "loads": [1, 2, 16, 32]},
+            profile={"kind": "sweep", "arrival": "concurrency", "loads": loads},
         )
         assert await run_and_write(cfg, tmp_path, console=quiet()) == 0
     sweep = json.loads((tmp_path / "summary.json").read_text())
     sat = sweep["saturation"]
-    # 8x the users, same 2 sequences: no gain from 16 on. The steps are short wall-clock runs,
-    # so on a busy machine one noisy step can move the stop to the next load, never earlier.
-    assert sat is not None and sat["load"] in (16, 32)
-    assert [s["load"] for s in sweep["steps"]] == [n for n in (1, 2, 16, 32) if n <= sat["load"]]
+    assert sat is not None and sat["load"] in loads[1:]
+    assert sat["last_good_load"] == loads[loads.index(sat["load"]) - 1]
+    assert [s["load"] for s in sweep["steps"]] == [n for n in loads if n <= sat["load"]]
     for s in sweep["steps"]:
         assert (tmp_path / s["dir"] / "summary.json").exists()
         assert (tmp_path / s["dir"] / "report.html").exists()

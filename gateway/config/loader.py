@@ -102,7 +102,11 @@ def parse_config(
     try:
         cfg = GatewayConfig.model_validate(data)
     except ValidationError as exc:
+        # A field whose variable is unset already has its problem; its validation error is noise.
+        unset = {tuple(map(str, path)) for path, _, _ in problems}
         for err in exc.errors():
+            if tuple(map(str, err["loc"])) in unset:
+                continue
             value = err.get("input", _MISSING) if err["type"] != "missing" else _MISSING
             if isinstance(value, dict | list) and err["type"] != "extra_forbidden":
                 value = _MISSING  # the message names the field; a whole section is noise

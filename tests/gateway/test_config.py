@@ -47,6 +47,12 @@ def test_env_substitution_and_defaults() -> None:
     assert problems(data) == ["backends[0].api_key: environment variable K is not set"]
 
 
+def test_an_unset_variable_is_one_problem_not_two() -> None:
+    """The empty value it leaves would also fail ``min_length``: say only what is wrong."""
+    data = minimal(keys=[{"key": "${TOKEN}", "tenant": "t", "tier": "std"}])
+    assert problems(data) == ["keys[0].key: environment variable TOKEN is not set"]
+
+
 def test_every_problem_is_reported_with_path_and_value() -> None:
     data = minimal(
         backends=[

@@ -7,6 +7,7 @@ keys present, because the OpenAI SDK reads them to build its exception.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -93,3 +94,11 @@ def normalise_engine_error(status: int, payload: Any, fallback: str) -> APIError
 
 def bad_request(message: str, *, param: str | None = None, code: str | None = None) -> APIError:
     return APIError(400, message, param=param, code=code)
+
+
+def retry_headers(seconds: float) -> dict[str, str]:
+    """``Retry-After`` in whole seconds (at least 1) and the SDK's exact ``retry-after-ms``."""
+    return {
+        "Retry-After": str(max(1, math.ceil(seconds))),
+        "retry-after-ms": str(max(1, math.ceil(seconds * 1000))),
+    }

@@ -16,10 +16,9 @@ While Redis is unreachable the store decides on this replica's share of each lim
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
-from gateway.errors import APIError
+from gateway.errors import APIError, retry_headers
 from gateway.metering.billing import tier_prices
 from gateway.metering.pricing import estimate_nano, usd_to_nano
 from gateway.pipeline.context import RequestContext
@@ -27,14 +26,6 @@ from gateway.state.store import Budget, BudgetDecision, RateDecision, RateLimits
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
-
-
-def retry_headers(seconds: float) -> dict[str, str]:
-    """``Retry-After`` in whole seconds (at least 1) and the SDK's exact ``retry-after-ms``."""
-    return {
-        "Retry-After": str(max(1, math.ceil(seconds))),
-        "retry-after-ms": str(max(1, math.ceil(seconds * 1000))),
-    }
 
 
 class Admission:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from gateway.errors import APIError, normalise_engine_error
+from gateway.errors import APIError, normalise_engine_error, retry_headers
 from gateway.pipeline.context import RequestContext
 from gateway.scheduling.scheduler import Grant, NoLiveBackend, QueueTimeout, Scheduler
 from gateway.streaming.pacing import Pacer
@@ -134,25 +134,24 @@ async def _acquire(
             503,
             "No healthy backend is serving this model right now.",
             code="no_backend",
-            headers={"Retry-After": str(max(1, round(exc.retry_after_s)))},
+            headers=retry_headers(exc.retry_after_s),
         ) from None
     except QueueTimeout as exc:
         if last is not None:
             raise last from None
-        retry = str(max(1, round(exc.retry_after_s)))
         if exc.no_backend:
             raise APIError(
                 503,
                 "No healthy backend became available for this model in time.",
                 code="no_backend",
-                headers={"Retry-After": retry},
+                headers=retry_headers(exc.retry_after_s),
             ) from None
         raise APIError(
             429,
             "The request waited in the queue longer than its tier allows; retry later.",
             code="queue_timeout",
             type="rate_limit_error",
-            headers={"Retry-After": retry, "retry-after-ms": str(int(exc.retry_after_s * 1000))},
+            headers=retry_headers(exc.retry_after_s),
         ) from None
 
 

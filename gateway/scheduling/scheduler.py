@@ -128,6 +128,7 @@ class Scheduler:
         self._held: dict[str, HeldTickets] = {}
         self._gated: list[tuple[float, int, Ticket]] = []  # (gate opens, seq, ticket), lazy removal
         self._n_gated = 0
+        self._released_tokens: dict[str, int] = {}  # by tier: gated or ready, not dispatched
         self._waiters: dict[Ticket, _Waiter] = {}
         self._deadlines: list[tuple[float, int, Ticket]] = []
         self._wake = asyncio.Event()
@@ -196,6 +197,7 @@ class Scheduler:
         if exclude:
             # A retry already waited its turn: it skips the batch stage.
             waiter.stage = _READY
+            self._count_released(ticket, 1)
             self._ready[not ticket.use_reserve].push(ticket)
         else:
             self._held.setdefault(ticket.tier, HeldTickets()).add(ticket)
@@ -321,22 +323,21 @@ class Scheduler:
             general: sum(self.slots.free(b, general) for b in live) - len(self._ready[general])
             for general in (True, False)
         }
-        ready_tokens: dict[str, int] = {}
-        for w in self._waiters.values():
-            if w.stage in (_GATED, _READY):
-                tier = w.ticket.tier
-                ready_tokens[tier] = ready_tokens.get(tier, 0) + w.ticket.expected_tokens
         wake_at = math.inf
         policies = self._policies
         for tier, held in self._held.items():
             if not held:
                 continue
             general = not held[0].use_reserve
-            view = QueueView(held, inflight, inflight_tokens, len(live), ready_tokens.get(tier, 0))
+            view = QueueView(
+                held, inflight, inflight_tokens, len(live), self._released_tokens.get(tier, 0)
+            )
             batcher = policies.batchers.get(tier, policies.default_batcher)
             decision = batcher.plan(view, max(free[general], 0), now)
             if decision.count > 0:
                 group = held.take(decision.count)
+                for t in group:
+                    self._count_released(t, 1)
                 gate = group[0].arrival + policies.holds.get(tier, 0.0)  # the oldest's gate
                 if gate > now:
                     for t in group:
@@ -422,6 +423,7 @@ class Scheduler:
                 b.reserved_inflight += 1
         b.inflight_tokens += t.expected_tokens
         self._ready[general].on_dispatch(t)
+        self._count_released(t, -1)
         waiter.stage = _DONE
         del self._waiters[t]
         self.dispatched += 1
@@ -436,11 +438,18 @@ class Scheduler:
                 held.discard(t)
         elif waiter.stage == _GATED:
             self._n_gated -= 1  # its heap entry dies in place
+            self._count_released(t, -1)
         elif waiter.stage == _READY:
             self._ready[not t.use_reserve].remove(t)
+            self._count_released(t, -1)
         waiter.stage = _DONE
         self._waiters.pop(t, None)
         self._wake.set()  # a window batcher may now release a different group
+
+    def _count_released(self, t: Ticket, sign: int) -> None:
+        """Keep ``QueueView.ready_tokens`` as a running sum, not a scan of every waiter per pass."""
+        tier = t.tier
+        self._released_tokens[tier] = self._released_tokens.get(tier, 0) + sign * t.expected_tokens
 
     def _arm(self, when: float) -> None:
         """One timer for the earliest future event; re-armed only when it moves earlier."""

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.config.schema import BackendConfig
-from gateway.scheduling.scheduler import Grant, Scheduler, SchedulerPolicies
+from gateway.scheduling.scheduler import _GATED, _READY, Grant, Scheduler, SchedulerPolicies
 from gateway.scheduling.slots import LocalSlots
 from gateway.upstream.backend import BackendState
 from policies.batch.continuous import ContinuousBatcher
@@ -136,6 +136,12 @@ class Run:
             assert not any(self.s._may_take(b, False) for b in self.backends), "reserve idle"
         waiting = {t for t, task in self.tasks.items() if not task.done()}
         assert self.s.waiting() == len(waiting)
+        # The batch policies' ready_tokens: the running sum is what a scan of the waiters gives.
+        released: dict[str, int] = {}
+        for w in self.s._waiters.values():
+            if w.stage in (_GATED, _READY):
+                released[w.ticket.tier] = released.get(w.ticket.tier, 0) + w.ticket.expected_tokens
+        assert {k: v for k, v in self.s._released_tokens.items() if v} == released
         assert set(self.granted).isdisjoint(self.cancelled - set(self.granted))
 
     async def drain(self) -> None:
